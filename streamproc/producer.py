@@ -1,0 +1,100 @@
+"""Send keyed messages to Kafka at a bounded rate, with a progress bar.
+
+Every producer command (replay, simulate, Spotify import) goes through
+:func:`send_messages`, so all of them honour ``--broker``, ``--rate`` and ``--limit`` alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from tqdm import tqdm
+
+CONNECT_TIMEOUT_S = 10.0
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker could not be reached or refused the messages."""
+
+
+class Message(NamedTuple):
+    """One message to send: its topic, key and value."""
+
+    topic: str
+    key: str
+    value: bytes
+
+
+def send_messages(
+    bootstrap: str,
+    messages: Iterable[Message],
+    *,
+    rate: float | None = None,
+    limit: int | None = None,
+    description: str = "messages",
+    progress: bool = True,
+    total: int | None = None,
+) -> int:
+    """Send ``messages`` (at most ``limit``, at most ``rate`` a second) and return how many were sent."""
+    if limit is not None:
+        messages = itertools.islice(messages, limit)
+        total = limit if total is None else min(total, limit)
+    return asyncio.run(_send(bootstrap, messages, rate, description, progress, total))
+
+
+async def _send(
+    bootstrap: str,
+    messages: Iterable[Message],
+    rate: float | None,
+    description: str,
+    progress: bool,
+    total: int | None,
+) -> int:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        max_request_size=MAX_REQUEST_BYTES,
+        request_timeout_ms=int(CONNECT_TIMEOUT_S * 1000),
+    )
+    try:
+        await asyncio.wait_for(producer.start(), CONNECT_TIMEOUT_S)
+    except (KafkaConnectionError, asyncio.TimeoutError, OSError):
+        await producer.stop()
+        raise BrokerUnavailable(f"cannot reach the Kafka broker at {bootstrap}") from None
+    sent = 0
+    started = time.monotonic()
+    pending: list[asyncio.Future] = []
+    with tqdm(total=total, desc=description, unit="msg", disable=not progress) as bar:
+        try:
+            for message in messages:
+                pending.append(
+                    await producer.send(message.topic, message.value, key=message.key.encode())
+                )
+                sent += 1
+                if len(pending) >= 2000:
+                    await _settle(pending, bar)
+                if rate:
+                    delay = started + sent / rate - time.monotonic()
+                    if delay > 0:
+                        await _settle(pending, bar)
+                        await asyncio.sleep(delay)
+            await _settle(pending, bar)
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"the broker at {bootstrap} refused a message: {exc}") from None
+        finally:
+            await producer.stop()
+    return sent
+
+
+async def _settle(pending: list[asyncio.Future], bar: tqdm) -> None:
+    await asyncio.gather(*pending)
+    bar.update(len(pending))
+    pending.clear()

@@ -1,0 +1,97 @@
+"""Every setting of streamproc, read once from the environment.
+
+Each field has a sane default; ``STREAMPROC_<NAME>`` overrides it (for example
+``STREAMPROC_BROKER=kafka://kafka:9092``). Spotify credentials are read by the
+Spotify client alone, from spotipy's own ``SPOTIPY_*`` variables, and never stored here.
+
+>>> Settings.from_env({"STREAMPROC_TOP_N": "5"}).top_n
+5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+PREFIX = "STREAMPROC_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting in the environment could not be read."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """streamproc's configuration; see the README's table for what each field means."""
+
+    broker: str = "kafka://127.0.0.1:9092"
+    app_id: str = "streamproc"
+    data_dir: str = ".streamproc"
+    data: str = str(PROJECT_ROOT.parent / "shared" / "data")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    topic_partitions: int = 8
+    top_n: int = 10
+    max_per_artist: int = 0
+    weight_play: float = 1.0
+    weight_skip: float = -1.0
+    weight_like: float = 5.0
+    weight_playlist_add: float = 3.0
+    max_message_bytes: int = 65536
+    batch_size: int = 1000
+    batch_seconds: float = 0.05
+    retrain_events: int = 20000
+    retrain_seconds: float = 60.0
+    min_train_users: int = 20
+    als_factors: int = 64
+    als_iterations: int = 15
+    als_regularization: float = 0.05
+    als_alpha: float = 1.0
+    als_confidence: str = "log1p"
+    als_threads: int = 1
+    min_als_items: int = 1
+    clusters: int = 12
+    cluster_batch: int = 256
+    content_clusters: int = 2
+    session_timeout: float = 6.0
+    heartbeat_interval: float = 1.0
+    fetch_max_wait_ms: int = 100
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Return settings with every ``STREAMPROC_*`` variable of ``environ`` applied."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(PREFIX + field.name.upper())
+            if raw is not None:
+                values[field.name] = _convert(field.name, type(field.default), raw)
+        return cls(**values)
+
+    def event_weights(self) -> dict[str, float]:
+        """Return the confidence each listening event adds per unit of ``count``."""
+        return {
+            "play": self.weight_play,
+            "skip": self.weight_skip,
+            "like": self.weight_like,
+            "playlist_add": self.weight_playlist_add,
+        }
+
+    def bootstrap_servers(self) -> str:
+        """Return the broker as ``host:port`` for plain Kafka clients."""
+        return self.broker.split("://", 1)[-1]
+
+
+def _convert(name: str, kind: type, raw: str) -> object:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from None
+
+
+settings = Settings.from_env()

@@ -1,0 +1,1 @@
+"""Topics, messages and table schemas: the one place where wire formats are defined."""
