@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -18,6 +19,11 @@ from tqdm import tqdm
 
 CONNECT_TIMEOUT_S = 10.0
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+# aiokafka logs each failed connection; with no logging configured, Python would print those
+# records to stderr next to our own one-line BrokerUnavailable. An application that configures
+# logging (the Faust worker) still receives them through propagation.
+logging.getLogger("aiokafka").addHandler(logging.NullHandler())
 
 
 class BrokerUnavailable(RuntimeError):
