@@ -1,0 +1,31 @@
+"""Send an unusable message to the ``dead-letters`` topic with the reason it was refused.
+
+The value is the message's raw bytes, unchanged; where it came from and why it was refused
+travel in headers (as Kafka Connect's dead-letter queues do), so any client can read them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faust.types import EventT
+
+from tables.store import dead_letters_topic
+
+log = logging.getLogger(__name__)
+dead_letter_count = 0
+
+
+async def send_dead_letter(event: EventT, reason: str) -> None:
+    """Publish ``event``'s raw message to ``dead-letters`` with its topic, partition, offset and ``reason``."""
+    global dead_letter_count
+    message = event.message
+    headers = {
+        "x-source-topic": message.topic.encode(),
+        "x-source-partition": str(message.partition).encode(),
+        "x-source-offset": str(message.offset).encode(),
+        "x-reason": reason.encode(),
+    }
+    await dead_letters_topic.send(key=message.key, value=message.value, headers=headers)
+    dead_letter_count += 1
+    log.debug("dead letter from %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason)

@@ -1,0 +1,41 @@
+"""The Faust app: ``streamproc.app:app``, run by ``streamproc worker``.
+
+Settings come from :mod:`streamproc.settings`. The broker is reached through
+:mod:`streamproc.transport` (Faust's aiokafka driver with a short fetch wait), and the
+session timeout is short so that group joins and failovers take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from streamproc.producer import MAX_REQUEST_BYTES
+from streamproc.recommender import Recommender
+from streamproc.settings import settings
+from streamproc.transport import transport_url
+
+app = faust.App(
+    settings.app_id,
+    broker=transport_url(settings.broker),
+    store="rocksdb://",
+    datadir=settings.data_dir,
+    topic_partitions=settings.topic_partitions,
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=settings.heartbeat_interval,
+    broker_rebalance_timeout=max(settings.session_timeout * 2, 10.0),
+    producer_max_request_size=MAX_REQUEST_BYTES,
+    consumer_max_fetch_size=MAX_REQUEST_BYTES,
+    key_serializer="raw",
+    value_serializer="raw",
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_in_thread=False,
+    table_cleanup_interval=3600.0,
+)
+
+recommender = Recommender(settings)
+
+# Importing these modules registers their agents, tables, tasks and pages on the app; they import
+# ``app`` from here, so they come after it.
+from agents import catalog, listens, training  # noqa: E402,F401
+from streamproc import changelog_feed, web  # noqa: E402,F401

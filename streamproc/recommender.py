@@ -1,0 +1,188 @@
+"""The recommender a worker serves from: ALS first, then content, then popularity.
+
+It holds the global catalogue and interactions (fed from the tables' changelogs), the
+current factor model and the audio-feature clusterer, and turns one user's history into
+a ranked list. No Kafka and no Faust here: agents call it, tests drive it with plain data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+from models.als import ImplicitALS
+from models.clustering import StreamingClusterer
+from models.content import content_recommend, taste_vector
+from models.ranking import cap_per_artist
+from streamproc.catalog import Catalog
+from streamproc.interactions import History, Interactions, to_csr
+from streamproc.settings import Settings
+from tables.recommendation import ModelInfo, Recommendation, RecommendedItem
+
+CANDIDATE_FACTOR = 3
+POPULAR_CACHE_S = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class FactorModel:
+    """A trained ALS model with the item ids of its columns."""
+
+    model: ImplicitALS
+    item_ids: list[str]
+    item_index: dict[str, int]
+    version: int
+    trained_at: float
+    fit_seconds: float
+    n_users: int
+
+
+class Recommender:
+    """Ranks items for users from the global state of one worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catalog = Catalog()
+        self.interactions = Interactions()
+        self.clusterer = StreamingClusterer(n_clusters=settings.clusters, batch_size=settings.cluster_batch)
+        self.factors: FactorModel | None = None
+        self.events_at_training = 0
+        self._popular: tuple[float, list[str]] = (0.0, [])
+        self._content: tuple[tuple[int, int], list[str], dict[str, int], np.ndarray, np.ndarray] | None = None
+
+    # Training ------------------------------------------------------------------------------
+
+    def training_due(self, now: float | None = None) -> bool:
+        """Return True when enough new events have arrived, or enough time has passed with some."""
+        new = self.interactions.total_events - self.events_at_training
+        if new <= 0 or len(self.interactions) < self.settings.min_train_users:
+            return False
+        if self.factors is None or new >= self.settings.retrain_events:
+            return True
+        return (now or time.time()) - self.factors.trained_at >= self.settings.retrain_seconds
+
+    def train(self, histories: list[tuple[str, History]], version: int) -> FactorModel:
+        """Fit a new factor model on ``histories`` (a snapshot; safe to call off the event loop)."""
+        matrix, users, items = to_csr(histories)
+        s = self.settings
+        model = ImplicitALS(
+            factors=s.als_factors,
+            regularization=s.als_regularization,
+            alpha=s.als_alpha,
+            iterations=s.als_iterations,
+            confidence=s.als_confidence,
+            num_threads=s.als_threads,
+            random_state=version,
+        )
+        started = time.perf_counter()
+        model.fit(matrix)
+        return FactorModel(
+            model=model,
+            item_ids=items,
+            item_index={item: i for i, item in enumerate(items)},
+            version=version,
+            trained_at=time.time(),
+            fit_seconds=time.perf_counter() - started,
+            n_users=len(users),
+        )
+
+    # Ranking -------------------------------------------------------------------------------
+
+    def recommend(self, user_id: str, history: Mapping[str, float], n: int | None = None) -> Recommendation:
+        """Return the top-``n`` items ``user_id`` has not played, with the model that found them."""
+        n = n or self.settings.top_n
+        seen = set(history)
+        for kind, rank in (("als", self._als), ("content", self._content_items)):
+            items = rank(history, n, seen)
+            if items:
+                break
+        else:
+            kind, items = "popular", []
+        items = self._fill_with_popular(items, n, seen)
+        version = self.factors.version if self.factors else 0
+        return Recommendation(user_id, time.time(), ModelInfo(kind, version), items)
+
+    def _als(self, history: Mapping[str, float], n: int, seen: set[str]) -> list[RecommendedItem]:
+        factors = self.factors
+        if factors is None:
+            return []
+        known = [(factors.item_index[item], r) for item, r in history.items() if r > 0 and item in factors.item_index]
+        if len(known) < self.settings.min_als_items:
+            return []
+        columns, values = zip(*sorted(known))
+        row = sp.csr_matrix(
+            (np.asarray(values, np.float32), np.asarray(columns), [0, len(columns)]),
+            shape=(1, len(factors.item_ids)),
+        )
+        vector = factors.model.fold_in(row)
+        ids, scores = factors.model.recommend(
+            None, n=n * CANDIDATE_FACTOR, user_items=row, exclude_seen=True, user_vector=vector
+        )
+        return self._ranked([factors.item_ids[i] for i in ids], scores, n, seen, "als")
+
+    def _content_items(self, history: Mapping[str, float], n: int, seen: set[str]) -> list[RecommendedItem]:
+        if not self.clusterer.is_fitted:
+            return []
+        ids, index, scaled, labels = self._content_view()
+        mine = [(index[item], r) for item, r in history.items() if r > 0 and item in index]
+        if not mine:
+            return []
+        rows, weights = (np.asarray(v) for v in zip(*mine))
+        taste = taste_vector(scaled, rows, np.log1p(weights))
+        found, scores = content_recommend(
+            taste,
+            scaled,
+            labels,
+            self.clusterer.kmeans_.cluster_centers_,
+            n=n * CANDIDATE_FACTOR,
+            n_clusters=self.settings.content_clusters,
+            exclude=rows,
+        )
+        return self._ranked([ids[i] for i in found], scores, n, seen, "content")
+
+    def _content_view(self) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray]:
+        key = (self.catalog.version, self.clusterer.n_seen_)
+        if self._content is None or self._content[0] != key:
+            ids, raw = self.catalog.feature_matrix()
+            scaled = self.clusterer.transform(raw)
+            labels = self.clusterer.predict(raw)
+            self._content = (key, ids, {item: i for i, item in enumerate(ids)}, scaled, labels)
+        return self._content[1], self._content[2], self._content[3], self._content[4]
+
+    def _ranked(self, item_ids: list[str], scores: np.ndarray, n: int, seen: set[str], source: str) -> list[RecommendedItem]:
+        keep = [i for i, item in enumerate(item_ids) if item not in seen]
+        item_ids = [item_ids[i] for i in keep]
+        scores = np.asarray(scores)[keep]
+        if self.settings.max_per_artist > 0:
+            artists = [tuple(self.catalog.artists(item)) or (item,) for item in item_ids]
+            picked, scores = cap_per_artist(
+                np.arange(len(item_ids)), scores, artists, self.settings.max_per_artist, n
+            )
+            item_ids = [item_ids[i] for i in picked]
+        return [RecommendedItem(item, float(score), source) for item, score in zip(item_ids[:n], scores[:n])]
+
+    def popular_items(self) -> list[str]:
+        """Return items by how many users played them, then by catalogue popularity (cached briefly)."""
+        stamp, order = self._popular
+        if time.monotonic() - stamp > POPULAR_CACHE_S:
+            plays = self.interactions.item_popularity()
+            candidates = set(plays) | set(self.catalog.item_ids())
+            order = sorted(candidates, key=lambda item: (-plays[item], -self.catalog.popularity(item), item))
+            self._popular = (time.monotonic(), order)
+        return order
+
+    def _fill_with_popular(self, items: list[RecommendedItem], n: int, seen: set[str]) -> list[RecommendedItem]:
+        if len(items) >= n:
+            return items
+        taken = seen | {item.item_id for item in items}
+        plays = self.interactions.item_popularity()
+        for item in self.popular_items():
+            if len(items) == n:
+                break
+            if item not in taken:
+                items.append(RecommendedItem(item, float(plays[item]), "popular"))
+                taken.add(item)
+        return items

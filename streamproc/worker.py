@@ -1,0 +1,59 @@
+"""The ``worker`` command: one Faust worker of ``streamproc.app:app``; run as many as you like."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from streamproc.errors import CommandError
+from streamproc.settings import settings
+
+log = logging.getLogger("streamproc.worker")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``worker`` command."""
+    parser = commands.add_parser("worker", help="run a stream-processing worker (several may run at once)")
+    parser.add_argument("--web-port", type=int, default=settings.web_port, help="port of the web view")
+    parser.add_argument("--web-host", default=settings.web_host, help="address of the web view")
+    parser.add_argument("--data-dir", type=Path, default=Path(settings.data_dir), help="RocksDB state directory")
+    parser.add_argument("--loglevel", default="info", choices=["crit", "error", "warn", "info", "debug"])
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare the topics and the data directory, then run the Faust worker until stopped."""
+    if not 0 < args.web_port < 65536:
+        raise CommandError(f"--web-port must be between 1 and 65535, got {args.web_port}")
+    if args.data_dir.exists() and not args.data_dir.is_dir():
+        raise CommandError(f"--data-dir {args.data_dir} exists and is not a directory")
+    asyncio.run(_prepare(args.data_dir))
+    from streamproc.app import app
+
+    sys.argv = [
+        "streamproc", "--datadir", str(args.data_dir), "--loglevel", args.loglevel,
+        "worker", "--web-port", str(args.web_port), "--web-host", args.web_host,
+    ]
+    app.main()
+    return 0
+
+
+async def _prepare(data_dir: Path) -> None:
+    from streamproc.state_epoch import broker_epoch, reconcile
+    from streamproc.topic_admin import ensure_topics
+    from tables.store import CHANGELOG_TOPICS
+    from tables.topics import INPUT_TOPICS, RECOMMENDATIONS, DEAD_LETTERS
+
+    bootstrap = settings.bootstrap_servers()
+    await ensure_topics(bootstrap, [*INPUT_TOPICS, RECOMMENDATIONS, DEAD_LETTERS], settings.topic_partitions)
+    await ensure_topics(bootstrap, CHANGELOG_TOPICS.values(), settings.topic_partitions, compacted=True)
+    epoch = await broker_epoch(bootstrap, f"{settings.app_id}-broker-epoch")
+    if reconcile(data_dir, epoch):
+        print(
+            f"streamproc worker: the broker has none of the state in {data_dir} (it was restarted or "
+            "is another broker); discarded it, tables restore from the changelogs",
+            file=sys.stderr,
+        )

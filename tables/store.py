@@ -1,0 +1,33 @@
+"""The Faust tables and topics of the app, declared once.
+
+Tables live in RocksDB (rocksdict) with a changelog topic each, so a worker restarted with an
+empty data directory restores them from Kafka. Topics carry raw bytes: messages are decoded by
+the schemas in this package, so that an undecodable message can go to ``dead-letters`` with its
+reason instead of stopping the agent.
+"""
+
+from __future__ import annotations
+
+from streamproc.app import app
+from tables import topics
+
+listens_topic = app.topic(topics.LISTENS, key_type=bytes, value_type=bytes)
+tracks_topic = app.topic(topics.TRACKS, key_type=bytes, value_type=bytes)
+recommendations_topic = app.topic(topics.RECOMMENDATIONS, key_type=bytes, value_type=bytes)
+dead_letters_topic = app.topic(topics.DEAD_LETTERS, key_type=bytes, value_type=bytes)
+
+# user id → {"items": {item id: confidence}, "events": n, "offset": last applied offset}
+user_history = app.Table("user_history", value_serializer="json", help="Each user's interaction history.")
+# item id → the track's ``tracks`` message
+track_table = app.Table("tracks", value_serializer="json", help="The catalogue, keyed by item id.")
+# item id → cluster of the track's audio features
+track_clusters = app.Table("track_clusters", value_serializer="json", help="Track to audio-feature cluster.")
+# user id → the user's latest ``recommendations`` message
+latest_recommendations = app.Table(
+    "latest_recommendations", value_serializer="json", help="Each user's latest recommendations."
+)
+
+CHANGELOG_TOPICS = {
+    "history": user_history.changelog_topic.get_topic_name(),
+    "catalog": track_table.changelog_topic.get_topic_name(),
+}
