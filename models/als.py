@@ -1,0 +1,334 @@
+"""Implicit-feedback matrix factorisation by alternating least squares (Hu, Koren, Volinsky 2008).
+
+Raw weights ``r`` (play counts) become a preference ``p = 1 if r > 0`` and a confidence
+``c = 1 + alpha * f(r)`` with ``f = log1p`` or the identity. The model minimises::
+
+    sum_{u,i} c_ui (p_ui - x_u . y_i)^2 + sum_u lambda_u |x_u|^2 + sum_i lambda_i |y_i|^2
+
+over every (user, item) pair, not only the observed ones. ``regularization_mode="plain"``
+uses ``lambda_u = lambda_i = regularization``; ``"weighted"`` scales it by the row's number
+of interactions, ``lambda_u = regularization * n_u``, as in ALS-WR (Zhou et al. 2008) and
+Spark MLlib's ALS, so heavy users and popular items are shrunk as much per interaction as
+light ones.
+
+>>> import numpy as np, scipy.sparse as sp
+>>> plays = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 3))) * 5)
+>>> model = ImplicitALS(factors=2, iterations=10, random_state=0).fit(plays)
+>>> items, scores = model.recommend(0, n=3, user_items=plays[0], exclude_seen=False)
+>>> sorted(items.tolist())
+[0, 1, 2]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from models.ranking import cosine_scores, top_n
+from models.solvers import cg_sweep, exact_sweep
+
+FORMAT_VERSION = 1
+CONFIDENCES = ("log1p", "linear")
+SOLVERS = ("cg", "exact")
+REGULARIZATION_MODES = ("plain", "weighted")
+
+
+def check_interactions(matrix, name: str = "user_items") -> sp.csr_matrix:
+    """Return ``matrix`` as a float64 CSR matrix without explicit zeros, or raise ValueError.
+
+    >>> check_interactions(sp.csr_matrix([[1.0, -2.0]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: user_items has 1 negative value(s); weights must be non-negative play counts
+    """
+    if not sp.issparse(matrix):
+        raise ValueError(f"{name} must be a scipy.sparse matrix, got {type(matrix).__name__}")
+    if matrix.ndim != 2 or 0 in matrix.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {matrix.shape}")
+    matrix = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    if not np.isfinite(matrix.data).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    negative = int((matrix.data < 0).sum())
+    if negative:
+        raise ValueError(f"{name} has {negative} negative value(s); weights must be non-negative play counts")
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    return matrix
+
+
+class ImplicitALS:
+    """Implicit ALS recommender with a batched conjugate gradient or exact solver.
+
+    Parameters: ``factors`` (k), ``regularization`` (lambda), ``alpha`` (confidence scale),
+    ``iterations`` (item sweep then user sweep, each), ``confidence`` ("log1p" or "linear"),
+    ``solver`` ("cg": ``cg_steps`` warm-started steps per sweep; "exact": batched solves),
+    ``regularization_mode`` ("plain" or "weighted", see the module docstring),
+    ``random_state``, ``num_threads`` (BLAS threads; None leaves them as they are), ``dtype``.
+
+    Learned: ``user_factors_`` (n_users, k), ``item_factors_`` (n_items, k) and
+    ``loss_history_`` (the loss after each iteration). Users are solved last, so
+    ``user_factors_`` match a fold-in against the final ``item_factors_``.
+
+    >>> plays = sp.csr_matrix(np.array([[3.0, 0, 1], [0, 2, 0]]))
+    >>> model = ImplicitALS(factors=2, iterations=3, random_state=1).fit(plays)
+    >>> model.user_factors_.shape, model.item_factors_.shape, len(model.loss_history_)
+    ((2, 2), (3, 2), 3)
+    """
+
+    def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 1.0,
+                 iterations: int = 15, confidence: str = "log1p", solver: str = "cg",
+                 regularization_mode: str = "plain", cg_steps: int = 3, random_state=None,
+                 num_threads: int | None = None, dtype=np.float32):
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.confidence = confidence
+        self.solver = solver
+        self.regularization_mode = regularization_mode
+        self.cg_steps = cg_steps
+        self.random_state = random_state
+        self.num_threads = num_threads
+        self.dtype = dtype
+
+    def _check_params(self) -> None:
+        for name, value, allowed in (("confidence", self.confidence, CONFIDENCES),
+                                     ("solver", self.solver, SOLVERS),
+                                     ("regularization_mode", self.regularization_mode, REGULARIZATION_MODES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.factors < 1 or self.iterations < 0 or self.cg_steps < 1:
+            raise ValueError("factors and cg_steps must be >= 1 and iterations >= 0")
+        if self.regularization < 0 or self.alpha < 0:
+            raise ValueError("regularization and alpha must be non-negative")
+
+    def confidence_weights(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        """Return ``C - 1 = alpha * f(r)`` on the nonzeros of checked raw weights ``user_items``.
+
+        >>> ImplicitALS(alpha=2.0, confidence="linear").confidence_weights(sp.csr_matrix([[3.0, 0]])).toarray()
+        array([[6., 0.]])
+        """
+        weights = user_items.copy()
+        weights.data = self.alpha * (np.log1p(weights.data) if self.confidence == "log1p" else weights.data)
+        return weights
+
+    def _reg(self, W: sp.csr_matrix) -> np.ndarray:
+        """Return each row's lambda: constant, or lambda * n_u (at least one) when weighted."""
+        if self.regularization_mode == "plain":
+            return np.full(W.shape[0], self.regularization)
+        return self.regularization * np.maximum(np.diff(W.indptr), 1)
+
+    def fit(self, user_items) -> "ImplicitALS":
+        """Learn the factors from raw non-negative weights ``user_items`` (n_users, n_items) and return self.
+
+        >>> ImplicitALS().fit(sp.csr_matrix((2, 2)))
+        Traceback (most recent call last):
+        ...
+        ValueError: user_items has no nonzero interaction
+        """
+        self._check_params()
+        user_items = check_interactions(user_items)
+        if user_items.nnz == 0:
+            raise ValueError("user_items has no nonzero interaction")
+        Wu = self.confidence_weights(user_items).astype(self.dtype)
+        Wi = Wu.T.tocsr()
+        reg_u, reg_i = self._reg(Wu), self._reg(Wi)
+        rng = np.random.default_rng(self.random_state)
+        n_users, n_items = Wu.shape
+        scale = 0.01 / np.sqrt(self.factors)
+        X = (rng.standard_normal((n_users, self.factors)) * scale).astype(self.dtype)
+        Y = (rng.standard_normal((n_items, self.factors)) * scale).astype(self.dtype)
+        self.loss_history_ = []
+        # The sweeps share their rows among Python threads; BLAS threads on top would oversubscribe.
+        with threadpool_limits(1 if self._workers() > 1 else self.num_threads):
+            for _ in range(self.iterations):
+                Y = self._sweep(Wi, Y, X, reg_i)
+                X = self._sweep(Wu, X, Y, reg_u)
+                self.loss_history_.append(_loss(Wu, X, Y, reg_u, reg_i))
+        self.user_factors_, self.item_factors_ = X, Y
+        self._cache_grams()
+        return self
+
+    def _sweep(self, W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: np.ndarray) -> np.ndarray:
+        """Return ``X`` re-solved against fixed ``Y`` with the configured solver."""
+        YtY = Y.T @ Y
+        if self.solver == "exact":
+            return exact_sweep(W, Y, YtY, reg, workers=self._workers())
+        cg_sweep(W, X, Y, YtY, reg, steps=self.cg_steps, workers=self._workers())
+        return X
+
+    def _workers(self) -> int:
+        """Return the number of threads the sweeps use: ``num_threads``, or every core."""
+        return self.num_threads or os.cpu_count() or 1
+
+    def _cache_grams(self) -> None:
+        """Keep both Gram matrices so a fold-in costs only its own interactions."""
+        self.item_gram_ = self.item_factors_.T @ self.item_factors_
+        self.user_gram_ = self.user_factors_.T @ self.user_factors_
+
+    def _require_fitted(self) -> None:
+        if not hasattr(self, "item_factors_"):
+            raise RuntimeError("ImplicitALS is not fitted; call fit() or load() first")
+
+    def _solve_one(self, row, factors: np.ndarray, gram: np.ndarray, length: int, name: str) -> np.ndarray:
+        """Return the exact factor of one new row of raw weights against fixed ``factors``."""
+        self._require_fitted()
+        row = check_interactions(row, name)
+        if row.shape[0] != 1:
+            row = row.T.tocsr()
+        if row.shape != (1, length):
+            raise ValueError(f"{name} must have shape (1, {length}) or ({length}, 1), got {row.shape}")
+        W = self.confidence_weights(row)
+        lam = self._reg(W)[0]
+        gathered = factors[W.indices].astype(np.float64)
+        A = gram + gathered.T @ (W.data[:, None] * gathered)
+        A[np.diag_indices_from(A)] += lam
+        b = (1.0 + W.data) @ gathered
+        return np.linalg.solve(A, b).astype(self.dtype)
+
+    def fold_in(self, user_row) -> np.ndarray:
+        """Return the (k,) factor of a user with raw weights ``user_row`` (1 x n_items) against the fixed items.
+
+        >>> plays = sp.csr_matrix(np.array([[3.0, 0, 1], [0, 2, 0]]))
+        >>> model = ImplicitALS(factors=2, solver="exact", random_state=0).fit(plays)
+        >>> np.allclose(model.fold_in(plays[0]), model.user_factors_[0], atol=1e-5)
+        True
+        """
+        return self._solve_one(user_row, self.item_factors_, self.item_gram_, self.item_factors_.shape[0],
+                               "user_row")
+
+    def fold_in_item(self, item_column) -> np.ndarray:
+        """Return the (k,) factor of a new item listened to as ``item_column`` (n_users x 1) by the known users.
+
+        >>> plays = sp.csr_matrix(np.array([[3.0, 0, 1], [0, 2, 0]]))
+        >>> model = ImplicitALS(factors=2, random_state=0).fit(plays)
+        >>> model.fold_in_item(plays[:, [0]]).shape
+        (2,)
+        """
+        return self._solve_one(item_column, self.user_factors_, self.user_gram_, self.user_factors_.shape[0],
+                               "item_column")
+
+    def recommend(self, user, n: int = 10, user_items=None, exclude_seen: bool = True,
+                  user_vector=None) -> tuple[np.ndarray, np.ndarray]:
+        """Return the ``n`` best (item indices, scores) for a user row index or a ``user_vector``.
+
+        ``user_items`` is the user's 1 x n_items row; its items are left out when ``exclude_seen``.
+
+        >>> plays = sp.csr_matrix(np.array([[3.0, 0, 1], [0, 2, 0]]))
+        >>> model = ImplicitALS(factors=2, random_state=0).fit(plays)
+        >>> model.recommend(0, n=5, user_items=plays[0])[0].tolist()
+        [1]
+        """
+        self._require_fitted()
+        if user_vector is None:
+            if user is None:
+                raise ValueError("give a user index or a user_vector")
+            user_vector = self.user_factors_[user]
+        scores = self.item_factors_ @ np.asarray(user_vector, dtype=self.item_factors_.dtype)
+        exclude = None
+        if exclude_seen and user_items is not None:
+            exclude = sp.csr_matrix(user_items).indices
+        return top_n(scores, n, exclude=exclude)
+
+    def similar_items(self, item: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Return the ``n`` items (indices, cosine) most similar to ``item``, itself left out.
+
+        >>> plays = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 3))))
+        >>> model = ImplicitALS(factors=2, random_state=0).fit(plays)
+        >>> sorted(model.similar_items(0, n=2)[0].tolist())
+        [1, 2]
+        """
+        self._require_fitted()
+        scores = cosine_scores(self.item_factors_, self.item_factors_[item])
+        return top_n(scores, n, exclude=[item])
+
+    def explain(self, user_row, item: int, n: int = 3) -> list[tuple[int, float]]:
+        """Return the user's ``n`` items contributing most to the score of ``item``, largest first.
+
+        As in Hu et al. 2008, section 5: with ``W^u = (YtY + Y^T (C^u - I) Y + lambda I)^-1``
+        the score is ``sum_j (y_item^T W^u y_j) c_uj`` over the user's items ``j``.
+
+        >>> plays = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 3))))
+        >>> model = ImplicitALS(factors=2, random_state=0).fit(plays)
+        >>> [j for j, _ in model.explain(plays[0], 0, n=2)] in ([0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1])
+        True
+        """
+        self._require_fitted()
+        W = self.confidence_weights(check_interactions(user_row, "user_row"))
+        Y = self.item_factors_.astype(np.float64)
+        gathered = Y[W.indices]
+        A = self.item_gram_ + gathered.T @ (W.data[:, None] * gathered)
+        A[np.diag_indices_from(A)] += self._reg(W)[0]
+        weighted_item = np.linalg.solve(A, Y[item])
+        contributions = (gathered @ weighted_item) * (1.0 + W.data)
+        order, values = top_n(contributions, n)
+        return [(int(W.indices[j]), float(v)) for j, v in zip(order, values)]
+
+    def loss(self, user_items) -> float:
+        """Return the regularised weighted squared error on raw weights ``user_items``, per unit of confidence.
+
+        >>> plays = sp.csr_matrix(np.array([[3.0, 0, 1], [0, 2, 0]]))
+        >>> model = ImplicitALS(factors=2, iterations=5, random_state=0).fit(plays)
+        >>> abs(model.loss(plays) - model.loss_history_[-1]) < 1e-6
+        True
+        """
+        self._require_fitted()
+        W = self.confidence_weights(check_interactions(user_items))
+        if W.shape != (self.user_factors_.shape[0], self.item_factors_.shape[0]):
+            raise ValueError(f"user_items shape {W.shape} does not match the model's "
+                             f"({self.user_factors_.shape[0]}, {self.item_factors_.shape[0]})")
+        return _loss(W, self.user_factors_, self.item_factors_, self._reg(W), self._reg(W.T.tocsr()))
+
+    def save(self, path) -> None:
+        """Write the parameters and factors to the npz file ``path``.
+
+        >>> import tempfile, os
+        >>> model = ImplicitALS(factors=2, random_state=0).fit(sp.csr_matrix(np.eye(3)))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     model.save(os.path.join(d, "m.npz"))
+        ...     np.array_equal(ImplicitALS.load(os.path.join(d, "m.npz")).item_factors_, model.item_factors_)
+        True
+        """
+        self._require_fitted()
+        params = {name: getattr(self, name) for name in
+                  ("factors", "regularization", "alpha", "iterations", "confidence", "solver",
+                   "regularization_mode", "cg_steps", "random_state", "num_threads")}
+        params["dtype"] = np.dtype(self.dtype).name
+        with open(path, "wb") as handle:
+            np.savez(handle, format_version=FORMAT_VERSION, params=json.dumps(params),
+                     user_factors=self.user_factors_, item_factors=self.item_factors_,
+                     loss_history=np.asarray(self.loss_history_, dtype=np.float64))
+
+    @classmethod
+    def load(cls, path) -> "ImplicitALS":
+        """Return the model saved at ``path`` by :meth:`save` (see its example)."""
+        with np.load(Path(path), allow_pickle=False) as saved:
+            version = int(saved["format_version"])
+            if version != FORMAT_VERSION:
+                raise ValueError(f"{path}: model format version {version}, this code reads {FORMAT_VERSION}")
+            params = json.loads(str(saved["params"]))
+            params["dtype"] = np.dtype(params["dtype"]).type
+            model = cls(**params)
+            model.user_factors_ = saved["user_factors"]
+            model.item_factors_ = saved["item_factors"]
+            model.loss_history_ = saved["loss_history"].tolist()
+        model._cache_grams()
+        return model
+
+
+def _loss(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg_u: np.ndarray, reg_i: np.ndarray) -> float:
+    """Return the objective divided by the total confidence ``n_users * n_items + sum(W)``.
+
+    The all-pairs term ``sum (x_u . y_i)^2`` is ``<XtX, YtY>``, so only the nonzeros are visited.
+    """
+    dots = np.einsum("nk,nk->n", np.repeat(X, np.diff(W.indptr), axis=0), Y[W.indices]).astype(np.float64)
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    c = 1.0 + W.data
+    error = np.sum((X64.T @ X64) * (Y64.T @ Y64)) + np.sum(c * (1.0 - dots) ** 2 - dots ** 2)
+    penalty = reg_u @ np.einsum("ij,ij->i", X64, X64) + reg_i @ np.einsum("ij,ij->i", Y64, Y64)
+    return float((error + penalty) / (W.shape[0] * W.shape[1] + W.data.sum()))
