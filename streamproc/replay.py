@@ -176,14 +176,15 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
     >>> _positive(int)("3")
     3
     """
+    noun = "whole number" if kind is int else "number"
+
     def parse(text: str) -> T:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a {noun}, got {text!r}") from None
         if not value > 0:  # type: ignore[operator]
             raise argparse.ArgumentTypeError(f"must be greater than zero, got {text}")
         return value
 
-    parse.__name__ = f"positive {kind.__name__}"
     return parse
