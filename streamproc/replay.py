@@ -7,6 +7,8 @@
 Catalogue tracks go to ``tracks`` (keyed by item) before any event goes to ``listens``
 (keyed by user), so the workers know an item before it is played. ``--rate`` and
 ``--limit`` apply to the main stream: the events, or the tracks of ``replay catalog``.
+Events are stamped from the moment the command starts, as neither the Last.fm data set
+nor the simulation has times of its own.
 """
 
 from __future__ import annotations

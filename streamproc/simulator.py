@@ -129,13 +129,14 @@ def generate_catalogue(n_tracks: int, seed: int) -> Catalogue:
         [str(g) for g in rng.choice(CLUSTERS[c].genres, size=rng.integers(1, 3), replace=False)]
         for c in artist_cluster
     ]
+    peers_in = {c: np.flatnonzero(artist_cluster == c) for c in range(len(CLUSTERS))}
     ranks = rng.permutation(n_tracks) + 1
     tracks = []
     clusters = np.empty(n_tracks, dtype=int)
     for i in range(n_tracks):
         artists = [int(rng.integers(n_artists))]
         cluster = int(artist_cluster[artists[0]])
-        peers = np.flatnonzero(artist_cluster == cluster)
+        peers = peers_in[cluster]
         if rng.random() < COLLABORATION_SHARE and len(peers) > 1:
             artists.append(int(rng.choice(peers[peers != artists[0]])))
         genres = list(dict.fromkeys(g for a in artists for g in artist_genres[a]))
