@@ -147,16 +147,17 @@ class ImplicitALS:
         # The sweeps share their rows among Python threads; BLAS threads on top would oversubscribe.
         with threadpool_limits(1 if self._workers() > 1 else self.num_threads):
             for _ in range(self.iterations):
-                Y = self._sweep(Wi, Y, X, reg_i)
-                X = self._sweep(Wu, X, Y, reg_u)
-                self.loss_history_.append(_loss(Wu, X, Y, reg_u, reg_i))
+                Y = self._sweep(Wi, Y, X, X.T @ X, reg_i)
+                YtY = Y.T @ Y
+                X = self._sweep(Wu, X, Y, YtY, reg_u)
+                self.loss_history_.append(_loss(Wu, X, Y, X.T @ X, YtY, reg_u, reg_i))
         self.user_factors_, self.item_factors_ = X, Y
         self._cache_grams()
         return self
 
-    def _sweep(self, W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: np.ndarray) -> np.ndarray:
-        """Return ``X`` re-solved against fixed ``Y`` with the configured solver."""
-        YtY = Y.T @ Y
+    def _sweep(self, W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray,
+               reg: np.ndarray) -> np.ndarray:
+        """Return ``X`` re-solved against fixed ``Y`` (Gram matrix ``YtY``) with the configured solver."""
         if self.solver == "exact":
             return exact_sweep(W, Y, YtY, reg, workers=self._workers())
         cg_sweep(W, X, Y, YtY, reg, steps=self.cg_steps, workers=self._workers())
@@ -177,7 +178,6 @@ class ImplicitALS:
 
     def _solve_one(self, row, factors: np.ndarray, gram: np.ndarray, length: int, name: str) -> np.ndarray:
         """Return the exact factor of one new row of raw weights against fixed ``factors``."""
-        self._require_fitted()
         row = check_interactions(row, name)
         if row.shape[0] != 1:
             row = row.T.tocsr()
@@ -199,6 +199,7 @@ class ImplicitALS:
         >>> np.allclose(model.fold_in(plays[0]), model.user_factors_[0], atol=1e-5)
         True
         """
+        self._require_fitted()
         return self._solve_one(user_row, self.item_factors_, self.item_gram_, self.item_factors_.shape[0],
                                "user_row")
 
@@ -210,6 +211,7 @@ class ImplicitALS:
         >>> model.fold_in_item(plays[:, [0]]).shape
         (2,)
         """
+        self._require_fitted()
         return self._solve_one(item_column, self.user_factors_, self.user_gram_, self.user_factors_.shape[0],
                                "item_column")
 
@@ -282,7 +284,8 @@ class ImplicitALS:
         if W.shape != (self.user_factors_.shape[0], self.item_factors_.shape[0]):
             raise ValueError(f"user_items shape {W.shape} does not match the model's "
                              f"({self.user_factors_.shape[0]}, {self.item_factors_.shape[0]})")
-        return _loss(W, self.user_factors_, self.item_factors_, self._reg(W), self._reg(W.T.tocsr()))
+        X, Y = self.user_factors_, self.item_factors_
+        return _loss(W, X, Y, X.T @ X, Y.T @ Y, self._reg(W), self._reg(W.T.tocsr()))
 
     def save(self, path) -> None:
         """Write the parameters and factors to the npz file ``path``.
@@ -321,14 +324,15 @@ class ImplicitALS:
         return model
 
 
-def _loss(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg_u: np.ndarray, reg_i: np.ndarray) -> float:
+def _loss(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, XtX: np.ndarray, YtY: np.ndarray,
+          reg_u: np.ndarray, reg_i: np.ndarray) -> float:
     """Return the objective divided by the total confidence ``n_users * n_items + sum(W)``.
 
     The all-pairs term ``sum (x_u . y_i)^2`` is ``<XtX, YtY>``, so only the nonzeros are visited.
     """
-    dots = np.einsum("nk,nk->n", np.repeat(X, np.diff(W.indptr), axis=0), Y[W.indices]).astype(np.float64)
-    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
-    c = 1.0 + W.data
-    error = np.sum((X64.T @ X64) * (Y64.T @ Y64)) + np.sum(c * (1.0 - dots) ** 2 - dots ** 2)
-    penalty = reg_u @ np.einsum("ij,ij->i", X64, X64) + reg_i @ np.einsum("ij,ij->i", Y64, Y64)
-    return float((error + penalty) / (W.shape[0] * W.shape[1] + W.data.sum()))
+    owners = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    dots = np.einsum("nk,nk->n", np.take(X, owners, axis=0), np.take(Y, W.indices, axis=0)).astype(np.float64)
+    c = 1.0 + W.data.astype(np.float64)
+    error = np.sum(XtX.astype(np.float64) * YtY) + np.sum(c * (1.0 - dots) ** 2 - dots ** 2)
+    penalty = reg_u @ np.einsum("ij,ij->i", X, X) + reg_i @ np.einsum("ij,ij->i", Y, Y)
+    return float((error + penalty) / (W.shape[0] * W.shape[1] + c.sum() - W.nnz))

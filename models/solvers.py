@@ -76,24 +76,24 @@ def cg_sweep(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, re
     """
     def work(start: int, stop: int) -> None:
         chunk = _chunk(W, start, stop)
-        counts = np.diff(chunk.indptr)
-        gathered = Y[chunk.indices]
+        # np.take releases the GIL where fancy indexing and np.repeat do not.
+        owners = np.repeat(np.arange(stop - start), np.diff(chunk.indptr))
+        gathered = np.take(Y, chunk.indices, axis=0)
         lam = reg[start:stop, None].astype(X.dtype)
         # One matrix whose data is overwritten for every product, to skip CSR validation.
         product = chunk.copy()
 
-        def sparse_part(vectors: np.ndarray) -> np.ndarray:
-            dots = np.einsum("nk,nk->n", gathered, np.repeat(vectors, counts, axis=0))
-            product.data = chunk.data * dots
-            return product @ Y
+        def dots(vectors: np.ndarray) -> np.ndarray:
+            return np.einsum("nk,nk->n", gathered, np.take(vectors, owners, axis=0))
 
         x = X[start:stop]
-        product.data = 1.0 + chunk.data
-        r = product @ Y - sparse_part(x) - x @ YtY - lam * x
+        product.data = 1.0 + chunk.data * (1.0 - dots(x))
+        r = product @ Y - x @ YtY - lam * x
         p = r.copy()
         rs_old = np.einsum("ij,ij->i", r, r)
         for _ in range(steps):
-            Ap = p @ YtY + lam * p + sparse_part(p)
+            product.data = chunk.data * dots(p)
+            Ap = p @ YtY + lam * p + product @ Y
             curvature = np.einsum("ij,ij->i", p, Ap)
             # A converged row has p = 0; leave it untouched instead of dividing 0 by 0.
             step = np.divide(rs_old, curvature, out=np.zeros_like(rs_old), where=curvature > 0)
@@ -127,7 +127,7 @@ def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarra
         positions = np.where(inside, starts[:, None] + offsets, 0)
         items = np.where(inside, W.indices[positions], len(Y))
         weights = np.where(inside, W.data[positions], 0).astype(Y.dtype)
-        gathered = padded_factors[items]
+        gathered = np.take(padded_factors, items, axis=0)
         A = np.matmul((gathered * weights[..., None]).transpose(0, 2, 1), gathered)
         A += YtY + reg[rows, None, None].astype(Y.dtype) * eye
         b = np.einsum("nl,nlk->nk", 1.0 + weights * inside, gathered * inside[..., None])
