@@ -1,0 +1,97 @@
+"""The ``streamproc spotify`` command: import playlists and libraries, export lists as playlists."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from streamproc.errors import CommandError
+from streamproc.producer import Message, send_messages
+from streamproc.settings import settings
+from streamproc.spotify import exporter, importer
+from streamproc.spotify.client import app_client, user_client
+from streamproc.spotify.config import SpotifyConfig
+from tables.topics import LISTENS, TRACKS
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``spotify`` command and its sub-commands."""
+    parser = commands.add_parser("spotify", help="import from and export to a Spotify account")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    playlist = actions.add_parser("import-playlist", help="send a playlist's tracks to the tracks topic")
+    playlist.add_argument("playlist", metavar="URL_OR_ID", help="playlist URL, URI or ID")
+    playlist.add_argument("--as-user", metavar="U", help="also send a like by user U for every track")
+    _sending_options(playlist)
+    playlist.set_defaults(func=run)
+
+    library = actions.add_parser(
+        "import-library", help="send the account's saved and playlisted tracks as a user's events"
+    )
+    library.add_argument("--user", required=True, metavar="U", help="streamproc user ID of the events")
+    _sending_options(library)
+    library.set_defaults(func=run)
+
+    export = actions.add_parser("export", help="create or replace a playlist with a user's current list")
+    export.add_argument("--user", required=True, metavar="U", help="whose list to export")
+    export.add_argument("--kind", choices=exporter.KINDS, default="recommendations", help="which list")
+    export.add_argument("--name", help='playlist name (default "streamproc KIND for U")')
+    _broker_option(export)
+    export.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen Spotify action."""
+    config = SpotifyConfig.from_env()
+    if args.action == "export":
+        return _export(args, config)
+    if args.action == "import-playlist":
+        messages = importer.playlist_messages(app_client(config), args.playlist, args.as_user)
+        source = f"playlist {args.playlist}"
+    else:
+        messages = importer.library_messages(user_client(config), args.user)
+        source = "the account's library"
+    sent = send_messages(
+        args.broker, messages, rate=args.rate, limit=args.limit, description="spotify", total=len(messages)
+    )
+    print(f"sent {_summary(messages[:sent])} from {source} to {args.broker}")
+    return 0
+
+
+def _export(args: argparse.Namespace, config: SpotifyConfig) -> int:
+    items = exporter.current_list(args.broker, args.user, args.kind)
+    track_ids = exporter.spotify_track_ids(items)
+    if not track_ids:
+        raise CommandError(f"the latest {args.kind} list of {args.user!r} holds no Spotify track IDs")
+    name = args.name or f"streamproc {args.kind} for {args.user}"
+    description = f"streamproc {args.kind} for {args.user}, exported {time.strftime('%Y-%m-%d %H:%M')}"
+    playlist_id, created = exporter.publish(user_client(config), name, track_ids, description)
+    skipped = f" ({len(items) - len(track_ids)} items without a Spotify ID left out)" if len(items) > len(track_ids) else ""
+    print(f"{'created' if created else 'replaced'} playlist {name!r} ({playlist_id}) with {len(track_ids)} tracks{skipped}")
+    return 0
+
+
+def _summary(messages: list[Message]) -> str:
+    """Return how many tracks and events ``messages`` hold.
+
+    >>> _summary([Message("tracks", "t1", b"{}"), Message("listens", "u1", b"{}")])
+    '1 tracks and 1 events'
+    """
+    tracks = sum(message.topic == TRACKS for message in messages)
+    events = sum(message.topic == LISTENS for message in messages)
+    return f"{tracks} tracks and {events} events"
+
+
+def _broker_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--broker",
+        default=settings.bootstrap_servers(),
+        metavar="HOST:PORT",
+        help="Kafka bootstrap server (default from STREAMPROC_BROKER: %(default)s)",
+    )
+
+
+def _sending_options(parser: argparse.ArgumentParser) -> None:
+    _broker_option(parser)
+    parser.add_argument("--rate", type=float, metavar="N", help="send at most N messages a second")
+    parser.add_argument("--limit", type=int, metavar="N", help="send at most N messages")
