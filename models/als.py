@@ -82,7 +82,7 @@ class ImplicitALS:
 
     def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 1.0,
                  iterations: int = 15, confidence: str = "log1p", solver: str = "cg",
-                 regularization_mode: str = "plain", cg_steps: int = 3, random_state=None,
+                 regularization_mode: str = "weighted", cg_steps: int = 3, random_state=None,
                  num_threads: int | None = None, dtype=np.float32):
         self.factors = factors
         self.regularization = regularization
