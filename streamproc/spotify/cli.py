@@ -7,6 +7,9 @@ import time
 
 from streamproc.errors import CommandError
 from streamproc.producer import Message, send_messages
+# The replay command's option helpers, so that every producer command reads --broker,
+# --rate and --limit alike.
+from streamproc.replay import _add_send_options, _bootstrap
 from streamproc.settings import settings
 from streamproc.spotify import exporter, importer
 from streamproc.spotify.client import app_client, user_client
@@ -22,21 +25,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     playlist = actions.add_parser("import-playlist", help="send a playlist's tracks to the tracks topic")
     playlist.add_argument("playlist", metavar="URL_OR_ID", help="playlist URL, URI or ID")
     playlist.add_argument("--as-user", metavar="U", help="also send a like by user U for every track")
-    _sending_options(playlist)
+    _add_send_options(playlist, "messages")
     playlist.set_defaults(func=run)
 
     library = actions.add_parser(
         "import-library", help="send the account's saved and playlisted tracks as a user's events"
     )
     library.add_argument("--user", required=True, metavar="U", help="streamproc user ID of the events")
-    _sending_options(library)
+    _add_send_options(library, "messages")
     library.set_defaults(func=run)
 
     export = actions.add_parser("export", help="create or replace a playlist with a user's current list")
     export.add_argument("--user", required=True, metavar="U", help="whose list to export")
     export.add_argument("--kind", choices=exporter.KINDS, default="recommendations", help="which list")
     export.add_argument("--name", help='playlist name (default "streamproc KIND for U")')
-    _broker_option(export)
+    export.add_argument(
+        "--broker", type=_bootstrap, default=settings.bootstrap_servers(), metavar="HOST:PORT",
+        help=f"Kafka bootstrap server (default: {settings.bootstrap_servers()})",
+    )
     export.set_defaults(func=run)
 
 
@@ -52,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         messages = importer.library_messages(user_client(config), args.user)
         source = "the account's library"
     sent = send_messages(
-        args.broker, messages, rate=args.rate, limit=args.limit, description="spotify", total=len(messages)
+        args.broker, messages, rate=args.rate, limit=args.limit, description="spotify",
+        total=len(messages),
     )
     print(f"sent {_summary(messages[:sent])} from {source} to {args.broker}")
     return 0
@@ -66,8 +73,11 @@ def _export(args: argparse.Namespace, config: SpotifyConfig) -> int:
     name = args.name or f"streamproc {args.kind} for {args.user}"
     description = f"streamproc {args.kind} for {args.user}, exported {time.strftime('%Y-%m-%d %H:%M')}"
     playlist_id, created = exporter.publish(user_client(config), name, track_ids, description)
-    skipped = f" ({len(items) - len(track_ids)} items without a Spotify ID left out)" if len(items) > len(track_ids) else ""
-    print(f"{'created' if created else 'replaced'} playlist {name!r} ({playlist_id}) with {len(track_ids)} tracks{skipped}")
+    done = "created" if created else "replaced"
+    print(f"{done} playlist {name!r} ({playlist_id}) with {len(track_ids)} tracks", end="")
+    # Lists may hold items of other catalogues (Last.fm artists), which Spotify cannot play.
+    skipped = len(items) - len(track_ids)
+    print(f" ({skipped} items without a Spotify track ID left out)" if skipped else "")
     return 0
 
 
@@ -80,18 +90,3 @@ def _summary(messages: list[Message]) -> str:
     tracks = sum(message.topic == TRACKS for message in messages)
     events = sum(message.topic == LISTENS for message in messages)
     return f"{tracks} tracks and {events} events"
-
-
-def _broker_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--broker",
-        default=settings.bootstrap_servers(),
-        metavar="HOST:PORT",
-        help="Kafka bootstrap server (default from STREAMPROC_BROKER: %(default)s)",
-    )
-
-
-def _sending_options(parser: argparse.ArgumentParser) -> None:
-    _broker_option(parser)
-    parser.add_argument("--rate", type=float, metavar="N", help="send at most N messages a second")
-    parser.add_argument("--limit", type=int, metavar="N", help="send at most N messages")
