@@ -10,6 +10,7 @@ message of that user and kind on the ``playlists`` topic
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -35,17 +36,13 @@ _TRACK_ID = re.compile(r"[0-9A-Za-z]{22}")
 
 
 def current_list(bootstrap: str, user: str, kind: str) -> list[str]:
-    """Return the item IDs of ``user``'s latest list of ``kind``; raise CommandError when there is none."""
-    if kind == "recommendations":
-        topic = RECOMMENDATIONS
-        matches: Callable[[ConsumerRecord, dict], bool] = lambda record, value: record.key == user.encode()
-    else:
-        topic = PLAYLISTS
-        matches = lambda record, value: value.get("user_id") == user and value.get("kind") == kind
-    latest = asyncio.run(_latest(bootstrap, topic, matches))
+    """Return the item IDs of ``user``'s latest list of ``kind``; raise CommandError if there is none."""
+    topic = RECOMMENDATIONS if kind == "recommendations" else PLAYLISTS
+    latest = asyncio.run(_latest(bootstrap, topic, functools.partial(_is_list_of, user, kind)))
     if latest is None:
         raise CommandError(f"no {kind} list for user {user!r} on topic {topic!r} at {bootstrap}")
-    return [item["item_id"] for item in latest.get("items") or [] if isinstance(item, dict) and "item_id" in item]
+    items = latest.get("items") or []
+    return [item["item_id"] for item in items if isinstance(item, dict) and "item_id" in item]
 
 
 def spotify_track_ids(item_ids: list[str]) -> list[str]:
@@ -57,8 +54,10 @@ def spotify_track_ids(item_ids: list[str]) -> list[str]:
     return [item for item in item_ids if _TRACK_ID.fullmatch(item)]
 
 
-def publish(client: spotipy.Spotify, name: str, track_ids: list[str], description: str) -> tuple[str, bool]:
-    """Make the account's playlist ``name`` hold exactly ``track_ids``; return (playlist ID, created)."""
+def publish(
+    client: spotipy.Spotify, name: str, track_ids: list[str], description: str
+) -> tuple[str, bool]:
+    """Make the account's playlist ``name`` hold exactly ``track_ids``; return (its ID, created)."""
     me = client.me()["id"]
     existing = next(
         (
@@ -68,15 +67,15 @@ def publish(client: spotipy.Spotify, name: str, track_ids: list[str], descriptio
         ),
         None,
     )
-    if existing is None:
-        playlist_id = client.current_user_playlist_create(name, public=False, description=description)["id"]
-    else:
-        playlist_id = existing["id"]
+    created = existing is None
+    if created:
+        existing = client.current_user_playlist_create(name, public=False, description=description)
+    playlist_id = existing["id"]
     uris = [f"spotify:track:{track_id}" for track_id in track_ids]
     client.playlist_replace_items(playlist_id, uris[:ITEMS_PER_REQUEST])
     for start in range(ITEMS_PER_REQUEST, len(uris), ITEMS_PER_REQUEST):
         client.playlist_add_items(playlist_id, uris[start:start + ITEMS_PER_REQUEST])
-    return playlist_id, existing is None
+    return playlist_id, created
 
 
 async def _latest(
@@ -98,7 +97,7 @@ async def _latest(
     except asyncio.TimeoutError:
         raise CommandError(f"reading topic {topic!r} took more than {READ_TIMEOUT_S:g} s") from None
     except KafkaError as exc:
-        raise BrokerUnavailable(f"the broker at {bootstrap} failed while reading {topic!r}: {exc}") from None
+        raise BrokerUnavailable(f"the broker at {bootstrap} failed reading {topic!r}: {exc}") from None
     finally:
         await consumer.stop()
 
@@ -106,7 +105,7 @@ async def _latest(
 async def _scan(
     consumer: AIOKafkaConsumer, topic: str, matches: Callable[[ConsumerRecord, dict], bool]
 ) -> dict[str, Any] | None:
-    """Return the latest matching value: the last in its partition, the newest ``generated_at`` across them."""
+    """Return the latest matching value: the last of its partition, the newest across partitions."""
     await consumer.topics()  # loads the metadata partitions_for_topic reads
     partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
     if not partitions:
@@ -130,7 +129,23 @@ async def _scan(
             tp for tp in unread
             if await consumer.position(tp) < max(ends[tp], consumer.highwater(tp) or 0)
         }
-    return max(last.values(), key=lambda value: value.get("generated_at") or 0, default=None)
+    return max(last.values(), key=_generated_at, default=None)
+
+
+def _is_list_of(user: str, kind: str, record: ConsumerRecord, value: dict[str, Any]) -> bool:
+    if kind == "recommendations":
+        return record.key == user.encode()
+    return value.get("user_id") == user and value.get("kind") == kind
+
+
+def _generated_at(value: dict[str, Any]) -> float:
+    """Return when a list was made, 0 when it does not say.
+
+    >>> _generated_at({"generated_at": 12.5}), _generated_at({"generated_at": "noon"})
+    (12.5, 0.0)
+    """
+    stamp = value.get("generated_at")
+    return float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else 0.0
 
 
 def _value(record: ConsumerRecord) -> dict[str, Any] | None:

@@ -34,12 +34,11 @@ log = logging.getLogger(__name__)
 def playlist_messages(client: spotipy.Spotify, playlist: str, as_user: str | None) -> list[Message]:
     """Return the playlist's tracks, then a ``like`` by ``as_user`` for each when given."""
     try:
-        first = client.playlist_items(playlist, limit=PAGE_LIMIT, additional_types=("track",))
+        entries = list(_track_entries(_playlist_entries(client, playlist)))
     except SpotifyException:
         # Our client turns every HTTP error into SpotifyError; spotipy raises this one itself
         # when it cannot find a playlist ID in the argument.
         raise CommandError(f"not a Spotify playlist URL, URI or ID: {playlist!r}") from None
-    entries = list(_track_entries(paged(client, first)))
     messages = _track_messages(client, [track for _, track in entries])
     if as_user is not None:
         messages += [_event(as_user, track, "like", added_at) for added_at, track in entries]
@@ -47,21 +46,16 @@ def playlist_messages(client: spotipy.Spotify, playlist: str, as_user: str | Non
 
 
 def library_messages(client: spotipy.Spotify, user: str) -> list[Message]:
-    """Return the account's saved tracks and the tracks it added to its playlists, then ``user``'s events.
-
-    A saved track is a ``like``; a track the account itself added to a playlist it owns or
-    collaborates on is a ``playlist_add``.
+    """Return the account's tracks, then ``user``'s events: a ``like`` per saved track and a
+    ``playlist_add`` per track the account itself added to a playlist it owns or collaborates on.
     """
     me = client.me()["id"]
     likes = list(_track_entries(paged(client, client.current_user_saved_tracks(limit=PAGE_LIMIT))))
     adds = [
-        (added_at, track)
+        entry
         for playlist in paged(client, client.current_user_playlists(limit=PAGE_LIMIT))
         if playlist["owner"]["id"] == me or playlist.get("collaborative")
-        for added_at, track in _track_entries(
-            paged(client, client.playlist_items(playlist["id"], limit=PAGE_LIMIT, additional_types=("track",))),
-            added_by=me,
-        )
+        for entry in _track_entries(_playlist_entries(client, playlist["id"]), added_by=me)
     ]
     messages = _track_messages(client, [track for _, track in likes + adds])
     messages += [_event(user, track, "like", added_at) for added_at, track in likes]
@@ -70,10 +64,10 @@ def library_messages(client: spotipy.Spotify, user: str) -> list[Message]:
 
 
 def describe(client: spotipy.Spotify, tracks: list[dict]) -> list[Track]:
-    """Return one :class:`Track` per distinct Spotify track object, with features and genres where granted."""
+    """Return a :class:`Track` per distinct Spotify track, with features and genres where granted."""
     unique = list({track["id"]: track for track in tracks}.values())
     features = _audio_features(client, [track["id"] for track in unique])
-    genres = _genres(client, {artist["id"] for track in unique for artist in track["artists"] if artist.get("id")})
+    genres = _genres(client, {a["id"] for track in unique for a in track["artists"] if a.get("id")})
     return [
         Track(
             item_id=track["id"],
@@ -88,12 +82,19 @@ def describe(client: spotipy.Spotify, tracks: list[dict]) -> list[Track]:
     ]
 
 
-def _track_entries(entries: Iterable[dict], added_by: str | None = None) -> Iterator[tuple[str | None, dict]]:
+def _playlist_entries(client: spotipy.Spotify, playlist: str) -> Iterator[dict]:
+    first = client.playlist_items(playlist, limit=PAGE_LIMIT, additional_types=("track",))
+    return paged(client, first)
+
+
+def _track_entries(
+    entries: Iterable[dict], added_by: str | None = None
+) -> Iterator[tuple[str | None, dict]]:
     """Yield (added_at, track object) for the real tracks among playlist or library entries."""
     for entry in entries:
         # Spotify renamed a playlist entry's "track" to "item" in 2026; saved tracks keep "track".
-        track = entry.get("item") or entry.get("track")
-        if not track or track.get("type", "track") != "track" or track.get("is_local") or not track.get("id"):
+        track = entry.get("item") or entry.get("track") or {}
+        if track.get("type", "track") != "track" or track.get("is_local") or not track.get("id"):
             continue
         if added_by is not None and (entry.get("added_by") or {}).get("id") != added_by:
             continue
@@ -150,7 +151,9 @@ def _genres(client: spotipy.Spotify, artist_ids: set[str]) -> dict[str, list[str
         except SpotifyError as exc:
             if exc.status != 403:
                 raise
-            log.warning("Spotify refuses the artists endpoint to this app (403); tracks are imported without genres")
+            log.warning(
+                "Spotify refuses the artists endpoint to this app (403); tracks are imported without genres"
+            )
             return {}
         for artist in answer.get("artists") or []:
             if artist:

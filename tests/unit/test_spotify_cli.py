@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from spotify_fake import SpotifyFake, fake  # noqa: F401
+from spotify_fake import fake  # noqa: F401
 
 from streamproc.settings import SettingsError, settings
 from streamproc.spotify import cli

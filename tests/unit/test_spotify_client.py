@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from spotify_fake import CLIENT_SECRET, ME, USER_TOKEN, SpotifyFake, Throttle, config, fake  # noqa: F401
+from spotify_fake import CLIENT_SECRET, ME, USER_TOKEN, Throttle, config, fake  # noqa: F401
 
 from streamproc.settings import SettingsError
 from streamproc.spotify.client import SpotifyError, app_client, user_client

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from spotify_fake import ME, SpotifyFake, config, fake, track_id  # noqa: F401
+from spotify_fake import SpotifyFake, config, fake, track_id  # noqa: F401
 
 from streamproc.errors import CommandError
 from streamproc.spotify.client import SpotifyError, app_client, user_client
