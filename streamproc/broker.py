@@ -41,7 +41,7 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> "EmbeddedBroker":
         """Start the broker and return once it answers Kafka requests."""
-        if _accepts(self.host, self.port):
+        if port_in_use(self.host, self.port):
             raise CommandError(f"port {self.bootstrap} is already in use; choose another with --port")
         url = f"tcp://{self.host}:{self.port}"
         self.process = subprocess.Popen(
@@ -105,7 +105,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _accepts(host: str, port: int) -> bool:
+def port_in_use(host: str, port: int) -> bool:
+    """Return True when something accepts TCP connections on ``host:port``."""
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True

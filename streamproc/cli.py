@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from streamproc.errors import CommandError
-from streamproc.producer import BrokerUnavailable
+from streamproc.errors import BrokerUnavailable
 from streamproc.settings import SettingsError
 
 COMMAND_MODULES = (

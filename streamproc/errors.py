@@ -1,5 +1,12 @@
-"""The error a command raises to stop with one readable line."""
+"""Errors that stop a command with one readable line."""
 
 
 class CommandError(RuntimeError):
     """A command cannot go on; ``str(error)`` is the line shown to the user."""
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker could not be reached or refused the messages."""
+
+
+CONNECT_TIMEOUT_S = 10.0

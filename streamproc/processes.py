@@ -1,7 +1,7 @@
-"""Run real streamproc processes for tests and benchmarks: a worker, and a reader of a topic.
+"""Run real streamproc processes (a worker) and read a topic with an independent client.
 
-Shipped in the package (as bytewax ships its test sources and sinks) so that users can test
-their own deployments the same way.
+Used by the demo, the tests and the benchmarks; shipped in the package (as bytewax ships its
+test sources and sinks) so that users can test their own deployments the same way.
 """
 
 from __future__ import annotations

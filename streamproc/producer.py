@@ -17,17 +17,16 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from tqdm import tqdm
 
-CONNECT_TIMEOUT_S = 10.0
+from streamproc.errors import CONNECT_TIMEOUT_S, BrokerUnavailable
+from streamproc.settings import settings
+from streamproc.topic_admin import ensure_topics
+
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 # aiokafka logs each failed connection; with no logging configured, Python would print those
 # records to stderr next to our own one-line BrokerUnavailable. An application that configures
 # logging (the Faust worker) still receives them through propagation.
 logging.getLogger("aiokafka").addHandler(logging.NullHandler())
-
-
-class BrokerUnavailable(RuntimeError):
-    """The broker could not be reached or refused the messages."""
 
 
 class Message(NamedTuple):
@@ -80,7 +79,12 @@ async def _send(
     pending: list[asyncio.Future] = []
     with tqdm(total=total, desc=description, unit="msg", disable=not progress) as bar:
         try:
+            created: set[str] = set()
             for message in messages:
+                if message.topic not in created:
+                    # Before the broker auto-creates it with its own partition count.
+                    await ensure_topics(bootstrap, [message.topic], settings.topic_partitions)
+                    created.add(message.topic)
                 pending.append(
                     await producer.send(message.topic, message.value, key=message.key.encode())
                 )

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from streamproc.producer import CONNECT_TIMEOUT_S, BrokerUnavailable
+from streamproc.errors import CONNECT_TIMEOUT_S, BrokerUnavailable
 
 
 async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, compacted: bool = False) -> None:

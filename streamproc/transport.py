@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport with a configurable fetch wait.
+"""Faust's aiokafka transport with a configurable fetch wait and a batch-sized producer buffer.
 
 Faust hard-codes ``fetch_max_wait_ms=1500`` when it builds a worker's aiokafka consumer,
 and no setting reaches it. The embedded broker answers a fetch only when that wait runs
@@ -36,10 +36,23 @@ class Consumer(driver.Consumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class Producer(driver.Producer):
+    """The stock producer, whose buffer of table-changelog messages holds a whole batch.
+
+    Faust pauses the stream whenever more than 100 changelog messages wait to be sent; agents
+    here write up to a batch of keys at once, so the bound follows the batch size.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer.max_messages = max(self.buffer.max_messages, 2 * settings.batch_size)
+
+
 class Transport(driver.Transport):
-    """The stock aiokafka transport with :class:`Consumer`."""
+    """The stock aiokafka transport with :class:`Consumer` and :class:`Producer`."""
 
     Consumer = Consumer
+    Producer = Producer
 
 
 def transport_url(broker: str) -> str:

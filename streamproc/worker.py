@@ -33,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     asyncio.run(_prepare(args.data_dir))
     from streamproc.app import app
 
+    # Faust's --datadir does not override a datadir given to the App, so set it on the app itself.
+    app.conf.datadir = str(args.data_dir)
     sys.argv = [
-        "streamproc", "--datadir", str(args.data_dir), "--loglevel", args.loglevel,
+        "streamproc", "--loglevel", args.loglevel,
         "worker", "--web-port", str(args.web_port), "--web-host", args.web_host,
     ]
     app.main()
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _prepare(data_dir: Path) -> None:
+    import streamproc.app  # noqa: F401  (the app first: its modules declare the tables on it)
     from streamproc.state_epoch import broker_epoch, reconcile
     from streamproc.topic_admin import ensure_topics
     from tables.store import CHANGELOG_TOPICS

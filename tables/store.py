@@ -3,7 +3,8 @@
 Tables live in RocksDB (rocksdict) with a changelog topic each, so a worker restarted with an
 empty data directory restores them from Kafka. Topics carry raw bytes: messages are decoded by
 the schemas in this package, so that an undecodable message can go to ``dead-letters`` with its
-reason instead of stopping the agent.
+reason instead of stopping the agent. Table keys are raw UTF-8 (as the topics' keys), values JSON,
+so a table key lands in the same partition as the message it came from.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ recommendations_topic = app.topic(topics.RECOMMENDATIONS, key_type=bytes, value_
 dead_letters_topic = app.topic(topics.DEAD_LETTERS, key_type=bytes, value_type=bytes)
 
 # user id → {"items": {item id: confidence}, "events": n, "offset": last applied offset}
-user_history = app.Table("user_history", value_serializer="json", help="Each user's interaction history.")
+user_history = app.Table("user_history", key_type=bytes, help="Each user's interaction history.")
 # item id → the track's ``tracks`` message
-track_table = app.Table("tracks", value_serializer="json", help="The catalogue, keyed by item id.")
+track_table = app.Table("tracks", key_type=bytes, help="The catalogue, keyed by item id.")
 # item id → cluster of the track's audio features
-track_clusters = app.Table("track_clusters", value_serializer="json", help="Track to audio-feature cluster.")
+track_clusters = app.Table("track_clusters", key_type=bytes, help="Track to audio-feature cluster.")
 # user id → the user's latest ``recommendations`` message
 latest_recommendations = app.Table(
-    "latest_recommendations", value_serializer="json", help="Each user's latest recommendations."
+    "latest_recommendations", key_type=bytes, help="Each user's latest recommendations."
 )
 
 CHANGELOG_TOPICS = {
