@@ -4,7 +4,8 @@ It answers the calls streamproc makes (token exchange, playlist items, saved tra
 audio features, artists, the account's playlists, creating and filling a playlist),
 paginates with absolute ``next`` URLs as Spotify does, and records every request. Modes
 reproduce the failures worth testing: audio features refused (403, as for apps created
-since November 2024) or granted, artists refused, a 429 with a given ``Retry-After``,
+since November 2024) or granted, artists refused, a 429 with a given ``Retry-After``
+or a server error,
 and bad credentials (400 from the token endpoint, 401 for an unknown bearer token).
 
 >>> with SpotifyFake() as fake:
@@ -40,11 +41,12 @@ ME = "alice"
 
 
 @dataclasses.dataclass
-class Throttle:
-    """Answer 429 with ``retry_after`` to the next ``times`` requests whose path starts with ``prefix``."""
+class Fault:
+    """Answer ``status`` (with ``Retry-After`` when given) to the next ``times`` requests on ``prefix``."""
 
     prefix: str
-    retry_after: int
+    status: int = 429
+    retry_after: int | None = None
     times: int = 1
 
 
@@ -66,7 +68,7 @@ class SpotifyFake:
         self.features_granted = False
         self.delay = 0.0
         self.artists_granted = True
-        self.throttles: list[Throttle] = []
+        self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
         self.tokens = {USER_TOKEN}
         self.artists = {
@@ -138,10 +140,11 @@ class SpotifyFake:
         time.sleep(self.delay)
         with self._lock:
             self.requests.append(Recorded(method, path, query, payload))
-            for throttle in self.throttles:
-                if path.startswith(throttle.prefix) and throttle.times > 0:
-                    throttle.times -= 1
-                    return 429, {"Retry-After": str(throttle.retry_after)}, _error(429, "API rate limit exceeded")
+            for fault in self.faults:
+                if path.startswith(fault.prefix) and fault.times > 0:
+                    fault.times -= 1
+                    extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+                    return fault.status, extra, _error(fault.status, f"fault {fault.status}")
             if path == "/api/token":
                 return self._token(headers, parse_qs(body.decode()))
             if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:

@@ -6,6 +6,9 @@ readable line (:class:`SpotifyError`). A 429 is retried here, not by spotipy: it
 ``Retry-After`` is honoured while the waits for one request add up to at most
 ``STREAMPROC_SPOTIFY_MAX_RETRY_AFTER`` seconds; a longer demand fails at once, where
 spotipy's own retries would sleep for as long as Spotify asks (an hour is common).
+A GET that meets a passing server error (500, 502, 503, 504) is tried again after 1 s,
+then 2 s, within the same bound; other methods are not, as a repeated POST could create
+a second playlist.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ SCOPE = (
     "playlist-modify-private playlist-modify-public"
 )
 DEFAULT_RETRY_AFTER_S = 1.0
+SERVER_ERRORS = (500, 502, 503, 504)
+MAX_SERVER_ERRORS = 2
 PAGE_LIMIT = 50
 
 # spotipy logs every HTTP error it raises, which we turn into one line of our own (or, for
@@ -67,23 +72,22 @@ class BoundedSpotify(spotipy.Spotify):
     def _internal_call(self, method: str, url: str, payload: Any, params: dict) -> Any:
         where = f"{method} {urlsplit(urljoin(self.prefix, url)).path.rstrip('/')}"
         waited = 0.0
+        server_errors = 0
         while True:
             try:
                 # spotipy pops keys from params, so every attempt gets a fresh copy.
                 return super()._internal_call(method, url, payload, dict(params))
             except SpotifyException as exc:
-                if exc.http_status != 429:
+                delay = _retry_delay(method, exc, server_errors)
+                if delay is None:
                     raise _http_error(where, exc, self.config) from None
-                delay = retry_after(exc.headers)
                 if waited + delay > self.config.max_retry_after:
-                    raise SpotifyError(
-                        f"Spotify is rate-limiting this app and asks to wait {delay:g} s, more than "
-                        f"STREAMPROC_SPOTIFY_MAX_RETRY_AFTER={self.config.max_retry_after:g} s; "
-                        "try again later",
-                        429,
-                    ) from None
+                    if exc.http_status == 429:
+                        raise _rate_limited(delay, self.config) from None
+                    raise _http_error(where, exc, self.config) from None
                 time.sleep(delay)
                 waited += delay
+                server_errors += exc.http_status != 429
             except SpotifyOauthError as exc:
                 raise SpotifyError(
                     f"Spotify's accounts service refused the credentials "
@@ -153,6 +157,23 @@ def retry_after(headers: Mapping[str, str] | None) -> float:
         return max(0.0, float((headers or {}).get("Retry-After", DEFAULT_RETRY_AFTER_S)))
     except ValueError:
         return DEFAULT_RETRY_AFTER_S
+
+
+def _retry_delay(method: str, exc: SpotifyException, server_errors: int) -> float | None:
+    """Return the seconds to wait before trying again, None when the error is final."""
+    if exc.http_status == 429:
+        return retry_after(exc.headers)
+    if exc.http_status in SERVER_ERRORS and method == "GET" and server_errors < MAX_SERVER_ERRORS:
+        return float(server_errors + 1)
+    return None
+
+
+def _rate_limited(delay: float, config: SpotifyConfig) -> SpotifyError:
+    return SpotifyError(
+        f"Spotify is rate-limiting this app and asks to wait {delay:g} s, more than "
+        f"STREAMPROC_SPOTIFY_MAX_RETRY_AFTER={config.max_retry_after:g} s; try again later",
+        429,
+    )
 
 
 def _at_accounts(auth: AuthT, accounts_url: str) -> AuthT:

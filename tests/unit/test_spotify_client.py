@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from spotify_fake import CLIENT_SECRET, ME, USER_TOKEN, Throttle, config, fake  # noqa: F401
+from spotify_fake import CLIENT_SECRET, ME, USER_TOKEN, Fault, config, fake  # noqa: F401
 
 from streamproc.settings import SettingsError
 from streamproc.spotify.client import SpotifyError, app_client, user_client
@@ -56,7 +56,7 @@ def test_a_rejected_access_token_fails_with_one_line(fake, config):
 
 def test_a_short_retry_after_is_honoured(fake, config):
     fake.seed_user_token(config.cache)
-    fake.throttles.append(Throttle("/v1/me", retry_after=1))
+    fake.faults.append(Fault("/v1/me", retry_after=1))
     started = time.monotonic()
     assert user_client(config).me()["id"] == ME
     assert time.monotonic() - started >= 1
@@ -66,7 +66,7 @@ def test_a_short_retry_after_is_honoured(fake, config):
 def test_a_retry_after_above_the_bound_fails_at_once(fake, config):
     """Regression: spotipy's own retries sleep for as long as Retry-After says (an hour)."""
     fake.seed_user_token(config.cache)
-    fake.throttles.append(Throttle("/v1/me", retry_after=3600))
+    fake.faults.append(Fault("/v1/me", retry_after=3600))
     started = time.monotonic()
     with pytest.raises(SpotifyError, match="asks to wait 3600 s, more than STREAMPROC_SPOTIFY_MAX_RETRY_AFTER=3 s"):
         user_client(config).me()
@@ -76,10 +76,33 @@ def test_a_retry_after_above_the_bound_fails_at_once(fake, config):
 
 def test_waits_for_one_request_add_up_to_the_bound(fake, config):
     fake.seed_user_token(config.cache)
-    fake.throttles.append(Throttle("/v1/me", retry_after=2, times=5))
+    fake.faults.append(Fault("/v1/me", retry_after=2, times=5))
     with pytest.raises(SpotifyError, match="rate-limiting"):
         user_client(config).me()
     assert len(fake.calls("GET", "/v1/me")) == 2  # waited 2 s once; a second 2 s would pass the 3 s bound
+
+
+def test_a_get_is_tried_again_after_a_passing_server_error(fake, config):
+    fake.seed_user_token(config.cache)
+    fake.faults.append(Fault("/v1/me", status=503))
+    assert user_client(config).me()["id"] == ME
+    assert len(fake.calls("GET", "/v1/me")) == 2
+
+
+def test_a_post_is_not_tried_again_after_a_server_error(fake, config):
+    fake.seed_user_token(config.cache)
+    fake.faults.append(Fault("/v1/me/playlists", status=502))
+    with pytest.raises(SpotifyError, match="Spotify answered 502 to POST /v1/me/playlists: fault 502"):
+        user_client(config).current_user_playlist_create("x")
+    assert len(fake.calls("POST", "/v1/me/playlists")) == 1
+
+
+def test_a_lasting_server_error_fails_after_two_retries(fake, config):
+    fake.seed_user_token(config.cache)
+    fake.faults.append(Fault("/v1/me", status=500, times=9))
+    with pytest.raises(SpotifyError, match="Spotify answered 500 to GET /v1/me"):
+        user_client(config).me()
+    assert len(fake.calls("GET", "/v1/me")) == 3
 
 
 def test_a_slow_answer_times_out_with_one_line(fake, config):
