@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import pytest
 from spotify_fake import CLIENT_SECRET, ME, USER_TOKEN, Fault, config, fake  # noqa: F401
@@ -32,7 +33,7 @@ def test_an_expired_user_token_is_refreshed_at_the_configured_accounts_url(fake,
     assert user_client(config).me()["id"] == ME
     [refresh] = fake.calls("POST", "/api/token")
     assert b"grant_type=refresh_token" in refresh.body
-    assert json.loads(open(config.cache).read())["access_token"] == "refreshed-token"
+    assert json.loads(Path(config.cache).read_text())["access_token"] == "refreshed-token"
 
 
 def test_bad_client_credentials_fail_with_one_line_that_hides_the_secret(fake, tmp_path):
