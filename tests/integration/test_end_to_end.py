@@ -56,8 +56,11 @@ def test_lastfm_replay_gives_every_user_ten_unplayed_items(broker, start_worker,
     print(f"lastfm replay: {len(good)} of {len(played)} users with 10 unplayed items in {elapsed:.1f} s")
     assert len(good) >= 0.95 * len(played)
     assert elapsed < LASTFM_BUDGET_S
+    deadline = time.monotonic() + 60
+    while worker.get_json("/api/stats/")[1]["events"] < 92834 and time.monotonic() < deadline:
+        time.sleep(0.5)
     status, stats = worker.get_json("/api/stats/")
-    assert status == 200 and stats["users"] == len(played)
+    assert status == 200 and stats["users"] == len(played) and stats["events"] == 92834
     status, body = worker.get_json(f"/api/users/{good[0]}/")
     assert status == 200 and len(body["recommendations"]["items"]) == 10
     assert worker.get_json("/api/users/no-such-user/")[0] == 404
