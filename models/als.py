@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from models.ranking import cosine_scores, top_n
-from models.solvers import cg_sweep, exact_sweep
+from models.solvers import cg_sweep, exact_sweep, sampled_dots
 
 FORMAT_VERSION = 1
 CONFIDENCES = ("log1p", "linear")
@@ -150,7 +150,7 @@ class ImplicitALS:
                 Y = self._sweep(Wi, Y, X, X.T @ X, reg_i)
                 YtY = Y.T @ Y
                 X = self._sweep(Wu, X, Y, YtY, reg_u)
-                self.loss_history_.append(_loss(Wu, X, Y, X.T @ X, YtY, reg_u, reg_i))
+                self.loss_history_.append(_loss(Wu, X, Y, X.T @ X, YtY, reg_u, reg_i, self._workers()))
         self.user_factors_, self.item_factors_ = X, Y
         self._cache_grams()
         return self
@@ -325,13 +325,12 @@ class ImplicitALS:
 
 
 def _loss(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, XtX: np.ndarray, YtY: np.ndarray,
-          reg_u: np.ndarray, reg_i: np.ndarray) -> float:
+          reg_u: np.ndarray, reg_i: np.ndarray, workers: int = 1) -> float:
     """Return the objective divided by the total confidence ``n_users * n_items + sum(W)``.
 
     The all-pairs term ``sum (x_u . y_i)^2`` is ``<XtX, YtY>``, so only the nonzeros are visited.
     """
-    owners = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
-    dots = np.einsum("nk,nk->n", np.take(X, owners, axis=0), np.take(Y, W.indices, axis=0)).astype(np.float64)
+    dots = sampled_dots(W, X, Y, workers=workers).astype(np.float64)
     c = 1.0 + W.data.astype(np.float64)
     error = np.sum(XtX.astype(np.float64) * YtY) + np.sum(c * (1.0 - dots) ** 2 - dots ** 2)
     penalty = reg_u @ np.einsum("ij,ij->i", X, X) + reg_i @ np.einsum("ij,ij->i", Y, Y)

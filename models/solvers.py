@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-NNZ_BUDGET = 1 << 18
+NNZ_BUDGET = 1 << 12
 
 
 def row_chunks(indptr: np.ndarray, nnz_budget: int = NNZ_BUDGET) -> Iterator[tuple[int, int]]:
@@ -53,6 +53,25 @@ def _chunk(W: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
     lo, hi = W.indptr[start], W.indptr[stop]
     return sp.csr_matrix((W.data[lo:hi], W.indices[lo:hi], W.indptr[start:stop + 1] - lo),
                          shape=(stop - start, W.shape[1]))
+
+
+def sampled_dots(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, nnz_budget: int = NNZ_BUDGET,
+                 workers: int = 1) -> np.ndarray:
+    """Return ``X[u] . Y[i]`` for every nonzero ``(u, i)`` of ``W``, in CSR order, gathering chunk by chunk.
+
+    >>> sampled_dots(sp.csr_matrix(np.array([[0.0, 1.0], [1.0, 0.0]])), np.array([[1.0], [2.0]]),
+    ...              np.array([[3.0], [4.0]])).tolist()
+    [4.0, 6.0]
+    """
+    dots = np.empty(W.nnz, dtype=np.result_type(X, Y))
+
+    def work(start: int, stop: int) -> None:
+        lo, hi = W.indptr[start], W.indptr[stop]
+        owners = np.repeat(np.arange(start, stop), np.diff(W.indptr[start:stop + 1]))
+        dots[lo:hi] = np.einsum("nk,nk->n", np.take(X, owners, axis=0), np.take(Y, W.indices[lo:hi], axis=0))
+
+    _run_chunks(W, work, nnz_budget, workers)
+    return dots
 
 
 def _run_chunks(W: sp.csr_matrix, work: Callable[[int, int], None], nnz_budget: int, workers: int) -> None:

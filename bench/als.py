@@ -1,0 +1,192 @@
+"""ALS on Last.fm 2k: ours (CG, exact) against implicit (CG, Cholesky) and Spark MLlib, one split, one confidence.
+
+Run ``python -m bench.als``. Every contender fits the same training matrix with
+``C = 1 + alpha * log1p(plays)``: ours and Spark get ``log1p(plays)`` (they add the 1),
+implicit gets ``C`` itself, since its solvers read each stored value as the confidence
+and use ``value - 1`` in the normal equations. Fit times are medians over ``--repeats``
+fits; peak memory is tracemalloc's peak over one extra fit (Python-visible allocations,
+which include every numpy array; Spark's JVM is not measured). Quality is precision,
+MAP and nDCG at 10 under the ``streamproc evaluate`` protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from bench.results import markdown_table, write_section
+from models.als import ImplicitALS
+from models.metrics import evaluate_ranking
+from models.split import holdout_split, read_interactions
+from streamproc.settings import Settings
+
+GRID = {"plain": (0.05, 1.0, 5.0, 20.0), "weighted": (0.01, 0.05, 0.2, 0.5)}
+
+
+def measure(contenders: dict[str, Callable[[], tuple]], repeats: int) -> dict[str, tuple[float, float, tuple]]:
+    """Return, per contender, the median fit seconds, the tracemalloc peak in MiB and the last factors.
+
+    Repeats go round robin over the contenders, so a busy neighbour on the machine slows
+    them all alike rather than whichever happened to run then.
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    factors = {}
+    for _ in range(repeats):
+        for name, fit in contenders.items():
+            started = time.perf_counter()
+            factors[name] = fit()
+            seconds[name].append(time.perf_counter() - started)
+    results = {}
+    for name, fit in contenders.items():
+        tracemalloc.start()
+        fit()
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        results[name] = statistics.median(seconds[name]), peak, factors[name]
+    return results
+
+
+def ours(train: sp.csr_matrix, args, **params) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """Return a function fitting our ImplicitALS on raw plays and returning (user, item) factors."""
+    def fit():
+        model = ImplicitALS(factors=args.factors, iterations=args.iterations, regularization=args.regularization,
+                            alpha=args.alpha, random_state=0, num_threads=args.threads, **params).fit(train)
+        return model.user_factors_, model.item_factors_
+    return fit
+
+
+def implicit_fit(stored: sp.csr_matrix, args, use_cg: bool) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """Return a function fitting implicit's ALS on ``stored`` (the values it reads as confidence)."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    def fit():
+        model = AlternatingLeastSquares(factors=args.factors, regularization=args.regularization, alpha=1.0,
+                                        iterations=args.iterations, use_cg=use_cg, num_threads=args.threads,
+                                        random_state=0, calculate_training_loss=False)
+        with threadpool_limits(1):
+            model.fit(stored, show_progress=False)
+        return model.user_factors, model.item_factors
+    return fit
+
+
+def spark_session():
+    """Return a local[2] SparkSession, or None (with the reason printed) when pyspark cannot run."""
+    try:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        from pyspark.sql import SparkSession
+
+        spark = (SparkSession.builder.master("local[2]").appName("bench-als")
+                 .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false")
+                 .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+        spark.sparkContext.setLogLevel("ERROR")
+        return spark
+    except Exception as exc:  # any failure to start Java or Spark only drops the Spark row
+        print(f"Spark MLlib skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        return None
+
+
+def spark_fit(spark, train: sp.csr_matrix, args) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """Return a function fitting Spark MLlib's implicit ALS (regParam scaled per row, as ALS-WR) on log1p(plays)."""
+    from pyspark.ml.recommendation import ALS
+
+    coo = train.tocoo()
+    frame = spark.createDataFrame(
+        list(zip(coo.row.tolist(), coo.col.tolist(), np.log1p(coo.data).tolist())), ["user", "item", "rating"]
+    ).cache()
+    frame.count()
+
+    def fit():
+        model = ALS(rank=args.factors, maxIter=args.iterations, regParam=args.regularization, alpha=args.alpha,
+                    implicitPrefs=True, userCol="user", itemCol="item", ratingCol="rating", seed=0,
+                    numUserBlocks=args.threads, numItemBlocks=args.threads).fit(frame)
+        return (_spark_factors(model.userFactors, train.shape[0], args.factors),
+                _spark_factors(model.itemFactors, train.shape[1], args.factors))
+    return fit
+
+
+def _spark_factors(frame, rows: int, k: int) -> np.ndarray:
+    """Return Spark's (id, features) factor frame as a dense array (zero rows for ids it never saw)."""
+    factors = np.zeros((rows, k), dtype=np.float32)
+    for row in frame.collect():
+        factors[row.id] = row.features
+    return factors
+
+
+def quality(factors: tuple[np.ndarray, np.ndarray], train, test) -> dict[str, float]:
+    """Return the top-10 metrics of ``(user, item)`` factors on the held-out split."""
+    users, items = factors
+    return evaluate_ranking(lambda rows: users[rows] @ items.T, train, test)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(Settings().data) / "lastfm-2k" / "user_artists.dat")
+    parser.add_argument("--factors", type=int, default=64)
+    parser.add_argument("--iterations", type=int, default=15)
+    parser.add_argument("--regularization", type=float, default=0.05)
+    parser.add_argument("--alpha", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--no-grid", action="store_true")
+    args = parser.parse_args(argv)
+
+    train, test = holdout_split(read_interactions(args.data, "lastfm").matrix, seed=42)
+    confidence = train.astype(np.float32)
+    confidence.data = 1.0 + args.alpha * np.log1p(confidence.data)
+    contenders = {
+        "ours CG, weighted (default)": ours(train, args, solver="cg", regularization_mode="weighted"),
+        "ours CG, plain": ours(train, args, solver="cg", regularization_mode="plain"),
+        "ours exact, weighted": ours(train, args, solver="exact", regularization_mode="weighted"),
+        "ours exact, plain": ours(train, args, solver="exact", regularization_mode="plain"),
+        "implicit 0.7.3 CG (plain)": implicit_fit(confidence, args, use_cg=True),
+        "implicit 0.7.3 Cholesky (plain)": implicit_fit(confidence, args, use_cg=False),
+    }
+    spark = None if args.no_spark else spark_session()
+    if spark is not None:
+        contenders["Spark MLlib ALS local[2] (weighted)"] = spark_fit(spark, train, args)
+    rows = []
+    for name, (seconds, peak, factors) in measure(contenders, args.repeats).items():
+        metrics = quality(factors, train, test)
+        peak_text = "-" if name.startswith("Spark") else f"{peak:.0f}"
+        rows.append([name, f"{seconds:.2f}", peak_text] +
+                    [f"{metrics[m + '@10']:.4f}" for m in ("precision", "recall", "map", "ndcg")])
+        print(" | ".join(rows[-1]), flush=True)
+    if spark is not None:
+        spark.stop()
+    body = (f"Last.fm 2k, {train.nnz} training / {test.nnz} held-out plays (seed 42), k={args.factors}, "
+            f"{args.iterations} iterations, lambda={args.regularization}, C = 1 + {args.alpha} log1p(plays), "
+            f"{args.threads} threads; median of {args.repeats} fits.\n\n"
+            + markdown_table(["model", "fit s", "peak MiB", "P@10", "R@10", "MAP@10", "nDCG@10"], rows))
+    if not args.no_grid:
+        body += "\n\nRegularisation grid (ours, CG, same split):\n\n" + grid_table(train, test, args)
+    print(body)
+    write_section("als", "Implicit ALS: quality and fit time on Last.fm 2k", body, "python -m bench.als")
+
+
+def grid_table(train, test, args) -> str:
+    """Return P@10 and nDCG@10 of our CG solver over the GRID of modes and lambdas."""
+    rows = []
+    for mode, lambdas in GRID.items():
+        for lam in lambdas:
+            model = ImplicitALS(factors=args.factors, iterations=args.iterations, regularization=lam,
+                                regularization_mode=mode, alpha=args.alpha, random_state=0,
+                                num_threads=args.threads).fit(train)
+            metrics = quality((model.user_factors_, model.item_factors_), train, test)
+            rows.append([mode, lam, f"{metrics['precision@10']:.4f}", f"{metrics['ndcg@10']:.4f}"])
+            print(rows[-1], flush=True)
+    return markdown_table(["mode", "lambda", "P@10", "nDCG@10"], rows)
+
+
+if __name__ == "__main__":
+    main()
