@@ -87,6 +87,7 @@ def spark_session():
 
         spark = (SparkSession.builder.master("local[2]").appName("bench-als")
                  .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false")
+                 .config("spark.ui.showConsoleProgress", "false")
                  .config("spark.sql.shuffle.partitions", "4").getOrCreate())
         spark.sparkContext.setLogLevel("ERROR")
         return spark

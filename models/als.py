@@ -132,10 +132,9 @@ class ImplicitALS:
         ValueError: user_items has no nonzero interaction
         """
         self._check_params()
-        user_items = check_interactions(user_items)
-        if user_items.nnz == 0:
+        Wu = self.confidence_weights(check_interactions(user_items)).astype(self.dtype)
+        if Wu.nnz == 0:
             raise ValueError("user_items has no nonzero interaction")
-        Wu = self.confidence_weights(user_items).astype(self.dtype)
         Wi = Wu.T.tocsr()
         reg_u, reg_i = self._reg(Wu), self._reg(Wi)
         rng = np.random.default_rng(self.random_state)

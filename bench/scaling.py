@@ -1,0 +1,150 @@
+"""ALS at scale on simulated plays: seconds per iteration and peak memory, ours against implicit; serving latency.
+
+Run ``python -m bench.scaling``. Each (library, size) fit runs in its own process, which
+generates the matrix, resets its peak RSS (``/proc/self/clear_refs``), fits and reports
+``VmHWM`` minus the RSS before the fit, so one run's memory cannot leak into another's.
+Matrices are seeded, with Zipf-like item popularity (exponent 1) and geometric play counts.
+The process fitting ours at the largest size also times fold-in of 500-play users at k=64
+and top-10 selection among all its items (100,000 by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from bench.results import markdown_table, write_section
+
+SIZES = {1_000_000: (20_000, 20_000), 10_000_000: (200_000, 100_000)}
+
+
+def simulated_plays(nnz: int, users: int, items: int, seed: int = 0) -> sp.csr_matrix:
+    """Return a users x items play-count matrix of about ``nnz`` nonzeros with power-law item popularity."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, items + 1)
+    keys = np.empty(0, dtype=np.int64)
+    # Popular items repeat often, so draw in rounds until there are nnz distinct (user, item) pairs.
+    while len(keys) < nnz:
+        draws = 2 * (nnz - len(keys))
+        drawn = rng.integers(users, size=draws) * items + rng.choice(items, size=draws, p=popularity / popularity.sum())
+        keys = np.concatenate([keys, drawn])
+        _, first = np.unique(keys, return_index=True)
+        keys = keys[np.sort(first)]
+    keys = keys[:nnz]
+    plays = rng.geometric(0.05, size=nnz).astype(np.float64)
+    return sp.csr_matrix((plays, (keys // items, keys % items)), shape=(users, items))
+
+
+def _rss_kib(field: str) -> int:
+    """Return this process's ``VmRSS`` or ``VmHWM`` in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def percentiles_ms(call, repeats: int) -> tuple[float, float]:
+    """Return the median and 99th percentile latency of ``call()`` in milliseconds."""
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - started)
+    return float(np.median(seconds) * 1e3), float(np.percentile(seconds, 99) * 1e3)
+
+
+def worker(library: str, nnz: int, iterations: int, threads: int, serving: bool) -> dict:
+    """Fit ``library`` on the simulated matrix of size ``nnz`` in this process and return its measurements."""
+    plays = simulated_plays(nnz, *SIZES[nnz])
+    if library == "implicit":
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        confidence = plays.astype(np.float32)
+        confidence.data = 1.0 + np.log1p(confidence.data)
+        model = AlternatingLeastSquares(factors=64, regularization=0.05, iterations=iterations,
+                                        num_threads=threads, random_state=0, calculate_training_loss=False)
+        fit = lambda: model.fit(confidence, show_progress=False)  # noqa: E731
+        limits = threadpool_limits(1)
+    else:
+        from models.als import ImplicitALS
+
+        model = ImplicitALS(factors=64, iterations=iterations, random_state=0, num_threads=threads)
+        fit = lambda: model.fit(plays)  # noqa: E731
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _rss_kib("VmRSS")
+    started = time.perf_counter()
+    fit()
+    seconds = time.perf_counter() - started
+    result = {"library": library, "nnz": int(plays.nnz), "shape": list(plays.shape),
+              "seconds_per_iteration": seconds / iterations,
+              "fit_peak_mib": (_rss_kib("VmHWM") - before) / 1024}
+    if library == "implicit":
+        limits.unregister()
+    if serving:
+        result.update(serving_latency(model, plays))
+    return result
+
+
+def serving_latency(model, plays: sp.csr_matrix, repeats: int = 2000) -> dict:
+    """Return fold-in latency for 500-play users and top-10 latency over every item, in ms."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for _ in range(repeats):
+        items = np.sort(rng.choice(plays.shape[1], size=500, replace=False))
+        rows.append(sp.csr_matrix((rng.geometric(0.05, 500).astype(np.float64), items, [0, 500]),
+                                  shape=(1, plays.shape[1])))
+    rows_iter = iter(rows * 2)
+    fold_p50, fold_p99 = percentiles_ms(lambda: model.fold_in(next(rows_iter)), repeats)
+    vector = model.fold_in(rows[0])
+    top_p50, top_p99 = percentiles_ms(lambda: model.recommend(None, n=10, user_items=rows[0], user_vector=vector),
+                                      repeats)
+    return {"fold_in_p50_ms": fold_p50, "fold_in_p99_ms": fold_p99, "top10_items": int(plays.shape[1]),
+            "top10_p50_ms": top_p50, "top10_p99_ms": top_p99}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="+", default=sorted(SIZES), choices=sorted(SIZES))
+    parser.add_argument("--worker", choices=("ours", "implicit"), help=argparse.SUPPRESS)
+    parser.add_argument("--serving", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.sizes[0], args.iterations, args.threads, args.serving)))
+        return
+    rows, serving = [], None
+    for nnz in args.sizes:
+        for library in ("ours", "implicit"):
+            command = [sys.executable, "-m", "bench.scaling", "--worker", library, "--sizes", str(nnz),
+                       "--iterations", str(args.iterations), "--threads", str(args.threads)]
+            if library == "ours" and nnz == max(args.sizes):
+                command.append("--serving")
+            result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+            serving = result if "fold_in_p99_ms" in result else serving
+            rows.append([f"{result['nnz']:,}", "x".join(map(str, result["shape"])), library,
+                         f"{result['seconds_per_iteration']:.2f}", f"{result['fit_peak_mib']:.0f}"])
+            print(" | ".join(rows[-1]), flush=True)
+    body = (f"k=64, {args.threads} threads, {args.iterations} iterations timed; peak = fit's peak RSS above "
+            f"the RSS before it (input matrix already built).\n\n"
+            + markdown_table(["nonzeros", "users x items", "library", "s / iteration", "fit peak MiB"], rows))
+    if serving:
+        body += (f"\n\nServing (ours, k=64, one thread each call): fold-in of a user with 500 plays "
+                 f"p50 {serving['fold_in_p50_ms']:.2f} ms, p99 {serving['fold_in_p99_ms']:.2f} ms; "
+                 f"top-10 among {serving['top10_items']:,} items p50 {serving['top10_p50_ms']:.2f} ms, "
+                 f"p99 {serving['top10_p99_ms']:.2f} ms.")
+    print(body)
+    write_section("scaling", "Implicit ALS at 1M and 10M nonzeros; fold-in and top-10 latency", body,
+                  "python -m bench.scaling")
+
+
+if __name__ == "__main__":
+    main()
