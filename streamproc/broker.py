@@ -24,9 +24,9 @@ READY_TIMEOUT_S = 15.0
 class EmbeddedBroker:
     """A Tansu broker process listening on ``host:port``.
 
-    >>> with EmbeddedBroker(port=free_port()) as broker:  # doctest: +SKIP
-    ...     print(broker.bootstrap)
-    127.0.0.1:...
+    >>> with EmbeddedBroker(port=free_port()) as broker:
+    ...     kafka_ready(broker.bootstrap)
+    True
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 9092) -> None:

@@ -17,11 +17,12 @@ import argparse
 import csv
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
 
 from streamproc.errors import CommandError
+from streamproc.options import add_send_options, positive
 from streamproc.producer import Message, send_messages
 from streamproc.settings import settings
 from streamproc.simulator import (
@@ -54,26 +55,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     lastfm_parser.add_argument("directory", type=Path, metavar="DIR",
                                help=f"directory holding {lastfm.LISTENS_FILE} and {lastfm.ARTISTS_FILE}")
-    _add_send_options(lastfm_parser, "plays")
+    add_send_options(lastfm_parser, "plays")
 
     catalog_parser = sources.add_parser("catalog", help="the tracks of an Exportify CSV")
     catalog_parser.add_argument("file", type=Path, metavar="FILE.csv", help="Exportify CSV")
-    _add_send_options(catalog_parser, "tracks")
+    add_send_options(catalog_parser, "tracks")
 
     simulate_parser = sources.add_parser(
         "simulate", help="a seeded catalogue and the listening events of simulated users"
     )
-    simulate_parser.add_argument("--users", type=_positive(int), default=100, metavar="N",
+    simulate_parser.add_argument("--users", type=positive(int), default=100, metavar="N",
                                  help="number of simulated listeners (default: 100)")
-    simulate_parser.add_argument("--events", type=_positive(int), default=10_000, metavar="N",
+    simulate_parser.add_argument("--events", type=positive(int), default=10_000, metavar="N",
                                  help="number of listening events (default: 10000)")
     simulate_parser.add_argument("--seed", type=int, default=0, metavar="S",
                                  help="random seed; the same seed gives the same data (default: 0)")
-    simulate_parser.add_argument("--tracks", type=_positive(int), default=1000, metavar="N",
+    simulate_parser.add_argument("--tracks", type=positive(int), default=1000, metavar="N",
                                  help="size of the generated catalogue (default: 1000)")
     simulate_parser.add_argument("--catalog", type=Path, metavar="FILE.csv",
                                  help="play the tracks of this Exportify CSV instead of generated ones")
-    _add_send_options(simulate_parser, "events")
+    add_send_options(simulate_parser, "events")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,46 +148,3 @@ def _read_all(items: Iterable[T], path: Path) -> list[T]:
         raise CommandError(f"{path} is not UTF-8 text") from None
     except csv.Error as exc:
         raise CommandError(f"{path}: {exc}") from None
-
-
-def _add_send_options(parser: argparse.ArgumentParser, stream: str) -> None:
-    parser.add_argument("--broker", type=_bootstrap, default=settings.bootstrap_servers(),
-                        metavar="HOST:PORT",
-                        help=f"Kafka bootstrap server (default: {settings.bootstrap_servers()})")
-    parser.add_argument("--rate", type=_positive(float), metavar="PER_SECOND",
-                        help=f"send at most this many {stream} a second (default: no limit)")
-    parser.add_argument("--limit", type=_positive(int), metavar="N",
-                        help=f"send at most N {stream} (default: all)")
-
-
-def _bootstrap(value: str) -> str:
-    """Return ``value`` as ``host:port``, accepting a ``kafka://`` URL as settings do.
-
-    >>> _bootstrap("kafka://127.0.0.1:9092")
-    '127.0.0.1:9092'
-    """
-    address = value.split("://", 1)[-1]
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
-    return address
-
-
-def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
-    """Return an argparse type that reads a ``kind`` number greater than zero.
-
-    >>> _positive(int)("3")
-    3
-    """
-    noun = "whole number" if kind is int else "number"
-
-    def parse(text: str) -> T:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {noun}, got {text!r}") from None
-        if not value > 0:  # type: ignore[operator]
-            raise argparse.ArgumentTypeError(f"must be greater than zero, got {text}")
-        return value
-
-    return parse

@@ -7,9 +7,7 @@ import time
 
 from streamproc.errors import CommandError
 from streamproc.producer import Message, send_messages
-# The replay command's option helpers, so that every producer command reads --broker,
-# --rate and --limit alike.
-from streamproc.replay import _add_send_options, _bootstrap
+from streamproc.options import add_send_options, bootstrap
 from streamproc.settings import settings
 from streamproc.spotify import exporter, importer
 from streamproc.spotify.client import app_client, user_client
@@ -25,14 +23,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     playlist = actions.add_parser("import-playlist", help="send a playlist's tracks to the tracks topic")
     playlist.add_argument("playlist", metavar="URL_OR_ID", help="playlist URL, URI or ID")
     playlist.add_argument("--as-user", metavar="U", help="also send a like by user U for every track")
-    _add_send_options(playlist, "messages")
+    add_send_options(playlist, "messages")
     playlist.set_defaults(func=run)
 
     library = actions.add_parser(
         "import-library", help="send the account's saved and playlisted tracks as a user's events"
     )
     library.add_argument("--user", required=True, metavar="U", help="streamproc user ID of the events")
-    _add_send_options(library, "messages")
+    add_send_options(library, "messages")
     library.set_defaults(func=run)
 
     export = actions.add_parser("export", help="create or replace a playlist with a user's current list")
@@ -40,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--kind", choices=exporter.KINDS, default="recommendations", help="which list")
     export.add_argument("--name", help='playlist name (default "streamproc KIND for U")')
     export.add_argument(
-        "--broker", type=_bootstrap, default=settings.bootstrap_servers(), metavar="HOST:PORT",
+        "--broker", type=bootstrap, default=settings.bootstrap_servers(), metavar="HOST:PORT",
         help=f"Kafka bootstrap server (default: {settings.bootstrap_servers()})",
     )
     export.set_defaults(func=run)

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streamproc.errors import CommandError
-from streamproc.producer import CONNECT_TIMEOUT_S, BrokerUnavailable
+from streamproc.errors import CONNECT_TIMEOUT_S, BrokerUnavailable
 from streamproc.spotify.client import PAGE_LIMIT, paged
 from tables.codec import decode_object
 from tables.errors import InvalidMessage
