@@ -26,6 +26,7 @@ class WorkerProcess:
         self.web_port = web_port
         self.data_dir = data_dir
         self.log_path = data_dir.with_suffix(".log")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
             "STREAMPROC_BROKER": f"kafka://{bootstrap}",
