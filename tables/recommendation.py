@@ -25,11 +25,19 @@ class ModelInfo:
 
 @dataclasses.dataclass(frozen=True)
 class RecommendedItem:
-    """One recommended item, its score and the model that found it."""
+    """One recommended item, its score, the model that found it and why.
+
+    ``explanation`` is ``{"kind": "als"|"content"|"popular", "items": [...]}``: the user's played
+    items that contributed most to the ALS score, or the nearest one in audio features, or none
+    for a popular item. ``exploration`` marks an item picked from outside the user's usual
+    audio-feature clusters.
+    """
 
     item_id: str
     score: float
     source: str
+    explanation: dict[str, Any] | None = None
+    exploration: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,5 +4,7 @@ LISTENS = "listens"
 TRACKS = "tracks"
 RECOMMENDATIONS = "recommendations"
 DEAD_LETTERS = "dead-letters"
+CONTROLS = "controls"
+PLAYLISTS = "playlists"
 
-INPUT_TOPICS = (LISTENS, TRACKS)
+INPUT_TOPICS = (LISTENS, TRACKS, CONTROLS)

@@ -33,5 +33,5 @@ def test_commands_parse_with_the_real_cli():
 def test_topics_created_are_the_code_topics():
     script = " ".join(load()["services"]["topics"]["command"])
     created = script.split("for t in ", 1)[1].split(";", 1)[0].split()
-    assert sorted(created) == sorted([*topics.INPUT_TOPICS, topics.RECOMMENDATIONS, topics.DEAD_LETTERS])
+    assert sorted(created) == sorted([*topics.INPUT_TOPICS, topics.RECOMMENDATIONS, topics.DEAD_LETTERS, topics.PLAYLISTS])
     assert f"--partitions {8}" in script
