@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,10 +18,11 @@ import scipy.sparse as sp
 from models.als import ImplicitALS
 from models.clustering import StreamingClusterer
 from models.content import content_recommend, taste_vector
-from models.ranking import cap_per_artist
+from streamproc import personalise
 from streamproc.catalog import Catalog
 from streamproc.interactions import History, Interactions, to_csr
 from streamproc.settings import Settings
+from tables.control import Preferences
 from tables.recommendation import ModelInfo, Recommendation, RecommendedItem
 
 CANDIDATE_FACTOR = 3
@@ -52,6 +54,8 @@ class Recommender:
         self.events_at_training = 0
         self._popular: tuple[float, list[str]] = (0.0, [])
         self._content: tuple[tuple[int, int], list[str], dict[str, int], np.ndarray, np.ndarray] | None = None
+        # user id → the user's ``user_controls`` state (the worker sets its table here)
+        self.controls: Mapping[str, Any] = {}
 
     # Training ------------------------------------------------------------------------------
 
@@ -91,21 +95,36 @@ class Recommender:
 
     # Ranking -------------------------------------------------------------------------------
 
-    def recommend(self, user_id: str, history: Mapping[str, float], n: int | None = None) -> Recommendation:
-        """Return the top-``n`` items ``user_id`` has not played, with the model that found them."""
+    def recommend(self, user_id: str, history: Mapping[str, float], n: int | None = None,
+                  exclude: Collection[str] = (), salt: str | None = None) -> Recommendation:
+        """Return the top-``n`` items ``user_id`` has not played, with the model that found them.
+
+        The user's controls (:attr:`controls`) apply: an opted-out user gets the popular items
+        whatever their history; excluded artists never appear; diversity caps artists and favours
+        less popular items. ``exclude`` items are left out too; a share of the list explores
+        clusters the user never plays (seeded by ``user_id`` and ``salt``). Every item is explained.
+        """
         n = n or self.settings.top_n
-        seen = set(history)
+        prefs = Preferences.from_state(self.controls.get(user_id))
+        if prefs.opted_out:
+            history = {}
+        seen = set(history) | set(exclude)
         for kind, rank in (("als", self._als), ("content", self._content_items)):
-            items = rank(history, n, seen)
+            items = rank(history, n, seen, prefs)
             if items:
                 break
         else:
             kind, items = "popular", []
-        items = self._fill_with_popular(items, n, seen)
+        items = self._fill_with_popular(items, n, seen, prefs)
+        if not prefs.opted_out:
+            salt = str(sum(1 for r in history.values() if r > 0)) if salt is None else salt
+            items = personalise.explore(self, user_id, history, items, n, seen, prefs, salt)
+        items = personalise.explain(self, history, items)
         version = self.factors.version if self.factors else 0
         return Recommendation(user_id, time.time(), ModelInfo(kind, version), items)
 
-    def _als(self, history: Mapping[str, float], n: int, seen: set[str]) -> list[RecommendedItem]:
+    def _als(self, history: Mapping[str, float], n: int, seen: set[str],
+             prefs: Preferences = Preferences()) -> list[RecommendedItem]:
         factors = self.factors
         if factors is None:
             return []
@@ -121,9 +140,10 @@ class Recommender:
         ids, scores = factors.model.recommend(
             None, n=n * CANDIDATE_FACTOR, user_items=row, exclude_seen=True, user_vector=vector
         )
-        return self._ranked([factors.item_ids[i] for i in ids], scores, n, seen, "als")
+        return self._ranked([factors.item_ids[i] for i in ids], scores, n, seen, "als", prefs)
 
-    def _content_items(self, history: Mapping[str, float], n: int, seen: set[str]) -> list[RecommendedItem]:
+    def _content_items(self, history: Mapping[str, float], n: int, seen: set[str],
+                       prefs: Preferences = Preferences()) -> list[RecommendedItem]:
         if not self.clusterer.is_fitted:
             return []
         ids, index, scaled, labels = self._content_view()
@@ -141,7 +161,7 @@ class Recommender:
             n_clusters=self.settings.content_clusters,
             exclude=rows,
         )
-        return self._ranked([ids[i] for i in found], scores, n, seen, "content")
+        return self._ranked([ids[i] for i in found], scores, n, seen, "content", prefs)
 
     def _content_view(self) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray]:
         key = (self.catalog.version, self.clusterer.n_seen_)
@@ -152,16 +172,12 @@ class Recommender:
             self._content = (key, ids, {item: i for i, item in enumerate(ids)}, scaled, labels)
         return self._content[1], self._content[2], self._content[3], self._content[4]
 
-    def _ranked(self, item_ids: list[str], scores: np.ndarray, n: int, seen: set[str], source: str) -> list[RecommendedItem]:
+    def _ranked(self, item_ids: list[str], scores: np.ndarray, n: int, seen: set[str], source: str,
+                prefs: Preferences = Preferences()) -> list[RecommendedItem]:
         keep = [i for i, item in enumerate(item_ids) if item not in seen]
         item_ids = [item_ids[i] for i in keep]
         scores = np.asarray(scores)[keep]
-        if self.settings.max_per_artist > 0:
-            artists = [tuple(self.catalog.artists(item)) or (item,) for item in item_ids]
-            picked, scores = cap_per_artist(
-                np.arange(len(item_ids)), scores, artists, self.settings.max_per_artist, n
-            )
-            item_ids = [item_ids[i] for i in picked]
+        item_ids, scores = personalise.filter_and_rerank(self, item_ids, scores, n, prefs)
         return [RecommendedItem(item, float(score), source) for item, score in zip(item_ids[:n], scores[:n])]
 
     def popular_items(self) -> list[str]:
@@ -174,15 +190,17 @@ class Recommender:
             self._popular = (time.monotonic(), order)
         return order
 
-    def _fill_with_popular(self, items: list[RecommendedItem], n: int, seen: set[str]) -> list[RecommendedItem]:
+    def _fill_with_popular(self, items: list[RecommendedItem], n: int, seen: set[str],
+                           prefs: Preferences = Preferences()) -> list[RecommendedItem]:
         if len(items) >= n:
             return items
         taken = seen | {item.item_id for item in items}
         plays = self.interactions.item_popularity()
+        artists = personalise.artist_counts(self, items)
         for item in self.popular_items():
             if len(items) == n:
                 break
-            if item not in taken:
+            if item not in taken and personalise.artist_allows(self, item, prefs, artists):
                 items.append(RecommendedItem(item, float(plays[item]), "popular"))
                 taken.add(item)
         return items

@@ -59,6 +59,14 @@ class Settings:
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
     fetch_max_wait_ms: int = 100
+    discover_cron: str = "0 0 * * 1"
+    timezone: str = "UTC"
+    discover_size: int = 30
+    emerging_size: int = 30
+    emerging_popularity: float = 20.0
+    playlist_no_repeat_days: float = 28.0
+    exploration: float = 0.1
+    web_url: str = "http://127.0.0.1:6066"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

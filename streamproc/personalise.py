@@ -1,0 +1,197 @@
+"""What the recommender adds to a ranked list: listener controls, explanations and exploration.
+
+Plain functions over a :class:`~streamproc.recommender.Recommender` and plain data (no Kafka, no
+Faust), so tests call them directly.
+
+- :func:`filter_and_rerank` drops excluded artists, favours less popular items by the user's
+  novelty weight, and keeps at most k items per artist.
+- :func:`explain` says why each item is there: the user's played items that contributed most
+  to its ALS score (Hu, Koren and Volinsky 2008, section 5), or the played item nearest to it in
+  audio features, or popularity.
+- :func:`explore` replaces a share (epsilon) of a list with items from audio-feature clusters
+  the user never listens in, marked ``exploration``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from models.als import check_interactions
+from models.ranking import cap_per_artist, manhattan_scores, minmax, top_n
+from tables.control import Preferences
+from tables.recommendation import RecommendedItem
+
+if TYPE_CHECKING:
+    from streamproc.recommender import Recommender
+
+EXPLAIN_ITEMS = 3
+
+
+def filter_and_rerank(rec: "Recommender", item_ids: list[str], scores: np.ndarray, n: int,
+                      prefs: Preferences) -> tuple[list[str], np.ndarray]:
+    """Return the best ``n`` of ``item_ids`` (ranked by ``scores``) under the user's ``prefs``.
+
+    Excluded artists go; with a novelty weight ``w`` the score becomes
+    ``(1 - w)·minmax(score) + w·(1 - minmax(popularity))``; then at most ``prefs.max_per_artist``
+    items per artist (or the ``STREAMPROC_MAX_PER_ARTIST`` setting when the user set none).
+    """
+    keep = [i for i, item in enumerate(item_ids) if not prefs.excludes(rec.catalog.artists(item))]
+    item_ids = [item_ids[i] for i in keep]
+    scores = np.asarray(scores, dtype=np.float64)[keep]
+    if prefs.novelty > 0 and item_ids:
+        popularity = minmax(np.array([popularity_of(rec, item) for item in item_ids]))
+        scores = (1.0 - prefs.novelty) * minmax(scores) + prefs.novelty * (1.0 - popularity)
+        order = np.argsort(-scores, kind="stable")
+        item_ids, scores = [item_ids[i] for i in order], scores[order]
+    cap = prefs.max_per_artist if prefs.max_per_artist is not None else rec.settings.max_per_artist
+    if cap > 0:
+        artists = [tuple(rec.catalog.artists(item)) or (item,) for item in item_ids]
+        picked, scores = cap_per_artist(np.arange(len(item_ids)), scores, artists, cap, n)
+        item_ids = [item_ids[i] for i in picked]
+    return item_ids[:n], scores[:n]
+
+
+def popularity_of(rec: "Recommender", item_id: str) -> float:
+    """Return how popular an item is: log of its listeners, plus its catalogue popularity (0–100) / 100."""
+    return float(np.log1p(rec.interactions.item_users(item_id))) + rec.catalog.popularity(item_id) / 100.0
+
+
+def artist_allows(rec: "Recommender", item_id: str, prefs: Preferences, counts: dict[str, int]) -> bool:
+    """Return True when ``item_id`` may join a list whose artists are counted in ``counts`` (updated)."""
+    artists = rec.catalog.artists(item_id)
+    if prefs.excludes(artists):
+        return False
+    cap = prefs.max_per_artist if prefs.max_per_artist is not None else rec.settings.max_per_artist
+    names = [a.casefold() for a in artists] or [item_id]
+    if cap > 0 and any(counts.get(a, 0) >= cap for a in names):
+        return False
+    for a in names:
+        counts[a] = counts.get(a, 0) + 1
+    return True
+
+
+def artist_counts(rec: "Recommender", items: Sequence[RecommendedItem]) -> dict[str, int]:
+    """Return artist → items of ``items`` by that artist (case-folded)."""
+    counts: dict[str, int] = {}
+    for item in items:
+        for a in [a.casefold() for a in rec.catalog.artists(item.item_id)] or [item.item_id]:
+            counts[a] = counts.get(a, 0) + 1
+    return counts
+
+
+# Explanations --------------------------------------------------------------------------------
+
+
+def als_contributions(model, user_row, items: Sequence[int], n: int = EXPLAIN_ITEMS) -> list[list[tuple[int, float]]]:
+    """Return, for each of ``items``, the user's ``n`` items contributing most to its score.
+
+    :meth:`models.als.ImplicitALS.explain` for many items at once: the user's weighted Gram
+    matrix is built and factorised once.
+    """
+    W = model.confidence_weights(check_interactions(user_row, "user_row"))
+    if not len(items) or not W.nnz:
+        return [[] for _ in items]
+    Y = model.item_factors_.astype(np.float64)
+    gathered = Y[W.indices]
+    A = model.item_gram_ + gathered.T @ (W.data[:, None] * gathered)
+    A[np.diag_indices_from(A)] += model._reg(W)[0]
+    weighted = np.linalg.solve(A, Y[np.asarray(items)].T)
+    contributions = (gathered @ weighted) * (1.0 + W.data)[:, None]
+    result = []
+    for column in contributions.T:
+        order, values = top_n(column, n)
+        result.append([(int(W.indices[j]), float(v)) for j, v in zip(order, values)])
+    return result
+
+
+def nearest_favourites(scaled: np.ndarray, favourites: Sequence[int], items: Sequence[int]) -> list[int]:
+    """Return, for each row of ``items``, the row of ``favourites`` nearest it (Manhattan).
+
+    >>> X = np.array([[0.0], [10.0], [1.0], [9.0]])
+    >>> nearest_favourites(X, [0, 1], [2, 3])
+    [0, 1]
+    """
+    favourites = np.asarray(favourites)
+    return [int(favourites[np.argmax(manhattan_scores(scaled[favourites], scaled[i]))]) for i in items]
+
+
+def explain(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem]) -> list[RecommendedItem]:
+    """Return ``items`` each with an explanation that names items the user played (with r > 0)."""
+    played = {item: r for item, r in history.items() if r > 0}
+    kinds: dict[str, list[str]] = {}
+    factors = rec.factors
+    als_items = [i for i, item in enumerate(items) if item.source == "als" and not item.exploration]
+    if factors is not None and als_items and played:
+        known = sorted((factors.item_index[item], r) for item, r in played.items() if item in factors.item_index)
+        wanted = [i for i in als_items if items[i].item_id in factors.item_index]
+        if known and wanted:
+            columns, values = zip(*known)
+            row = sp.csr_matrix((np.asarray(values, np.float32), np.asarray(columns), [0, len(columns)]),
+                                shape=(1, len(factors.item_ids)))
+            for i, found in zip(wanted, als_contributions(
+                    factors.model, row, [factors.item_index[items[i].item_id] for i in wanted])):
+                kinds[items[i].item_id] = [factors.item_ids[j] for j, value in found if value > 0] or \
+                    [factors.item_ids[j] for j, _ in found[:1]]
+    nearest = _content_explanations(rec, played, [it.item_id for it in items if it.item_id not in kinds])
+    result = []
+    for item in items:
+        if item.exploration:
+            explanation = {"kind": "exploration", "items": []}
+        elif item.item_id in kinds:
+            explanation = {"kind": "als", "items": kinds[item.item_id]}
+        elif item.item_id in nearest and item.source != "popular":
+            explanation = {"kind": "content", "items": [nearest[item.item_id]]}
+        else:
+            explanation = {"kind": "popular", "items": []}
+        result.append(dataclasses.replace(item, explanation=explanation))
+    return result
+
+
+def _content_explanations(rec: "Recommender", played: Mapping[str, float], item_ids: list[str]) -> dict[str, str]:
+    if not item_ids or not played or not rec.clusterer.is_fitted:
+        return {}
+    ids, index, scaled, _ = rec._content_view()
+    favourites = [index[item] for item in played if item in index]
+    rows = [index[item] for item in item_ids if item in index]
+    if not favourites or not rows:
+        return {}
+    return {ids[row]: ids[fav] for row, fav in zip(rows, nearest_favourites(scaled, favourites, rows))}
+
+
+# Exploration ---------------------------------------------------------------------------------
+
+
+def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], items: list[RecommendedItem],
+            n: int, seen: Collection[str], prefs: Preferences, salt: str = "",
+            allowed: Collection[str] | None = None) -> list[RecommendedItem]:
+    """Return ``items`` with its last ``round(epsilon·n)`` places given to items from clusters the user never plays.
+
+    Only ``allowed`` items are picked, when given. Picks are seeded by ``user_id`` and ``salt``, so a list is reproducible. Without audio-feature
+    clusters (a catalogue with no features) the list is returned unchanged.
+    """
+    share = round(rec.settings.exploration * n)
+    if share <= 0 or not rec.clusterer.is_fitted:
+        return items
+    ids, index, _, labels = rec._content_view()
+    usual = {int(labels[index[item]]) for item, r in history.items() if r > 0 and item in index}
+    kept = items[: max(n - share, 0)]
+    taken = set(seen) | {item.item_id for item in items}
+    outside = np.flatnonzero(~np.isin(labels, list(usual)))
+    rng = np.random.default_rng(zlib.crc32(f"{user_id}:{salt}".encode()))
+    counts = artist_counts(rec, kept)
+    picks = []
+    for j in rng.permutation(outside):
+        if len(picks) == share:
+            break
+        item = ids[j]
+        if item not in taken and (allowed is None or item in allowed) and artist_allows(rec, item, prefs, counts):
+            picks.append(RecommendedItem(item, 0.0, "content", exploration=True))
+    if not picks:
+        return items
+    return items[: n - len(picks)] + picks
