@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streamproc.app import app, recommender
+from streamproc.consent import ConsentView
 from streamproc.producer import MAX_REQUEST_BYTES
 from streamproc.settings import settings
 from tables.store import CHANGELOG_TOPICS
@@ -23,17 +24,21 @@ from tables.store import CHANGELOG_TOPICS
 log = logging.getLogger(__name__)
 BATCH = 5000
 RETRY_S = 1.0
+# Opted-out users' histories stay out of the global view until they opt back in.
+consent = ConsentView(recommender.interactions)
 
 
 def apply_record(topic: str, key: bytes, value: bytes | None) -> None:
-    """Apply one changelog record to the recommender's catalogue or interactions."""
+    """Apply one changelog record to the recommender's catalogue, interactions or consent view."""
     item = key.decode()
     state = json.loads(value) if value is not None else None
     if topic == CHANGELOG_TOPICS["history"]:
         if state is None:
-            recommender.interactions.put(item, None)
+            consent.put_history(item, None)
         else:
-            recommender.interactions.put(item, state["items"], state["events"])
+            consent.put_history(item, state["items"], state["events"])
+    elif topic == CHANGELOG_TOPICS["controls"]:
+        consent.put_controls(item, state)
     elif state is None:
         recommender.catalog.remove(item)
     else:
@@ -42,7 +47,7 @@ def apply_record(topic: str, key: bytes, value: bytes | None) -> None:
 
 @app.task
 async def follow_changelogs() -> None:
-    """Read both changelogs from the start and keep applying new records, until the worker stops."""
+    """Read the changelogs from the start and keep applying new records, until the worker stops."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers(),
         group_id=None,

@@ -53,6 +53,10 @@ class Interactions:
         """Return the user's history, or None when unknown."""
         return self._histories.get(user_id)
 
+    def events(self, user_id: str) -> int:
+        """Return how many events the user's history counts (0 when unknown)."""
+        return self._events.get(user_id, 0)
+
     def item_users(self, item_id: str) -> int:
         """Return how many users have a positive interaction with ``item_id``."""
         return max(self._item_users[item_id], 0)
