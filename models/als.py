@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from models.ranking import cosine_scores, top_n
-from models.solvers import cg_sweep, exact_sweep, sampled_dots
+from models.solvers import cg_sweep, exact_sweep, nonzero_error
 
 FORMAT_VERSION = 1
 CONFIDENCES = ("log1p", "linear")
@@ -39,8 +39,8 @@ SOLVERS = ("cg", "exact")
 REGULARIZATION_MODES = ("plain", "weighted")
 
 
-def check_interactions(matrix, name: str = "user_items") -> sp.csr_matrix:
-    """Return ``matrix`` as a float64 CSR matrix without explicit zeros, or raise ValueError.
+def check_interactions(matrix, name: str = "user_items", dtype=np.float64) -> sp.csr_matrix:
+    """Return a ``dtype`` CSR copy of ``matrix`` without explicit zeros, or raise ValueError.
 
     >>> check_interactions(sp.csr_matrix([[1.0, -2.0]]))
     Traceback (most recent call last):
@@ -51,7 +51,7 @@ def check_interactions(matrix, name: str = "user_items") -> sp.csr_matrix:
         raise ValueError(f"{name} must be a scipy.sparse matrix, got {type(matrix).__name__}")
     if matrix.ndim != 2 or 0 in matrix.shape:
         raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {matrix.shape}")
-    matrix = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    matrix = sp.csr_matrix(matrix, dtype=dtype, copy=True)
     if not np.isfinite(matrix.data).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     negative = int((matrix.data < 0).sum())
@@ -115,9 +115,9 @@ class ImplicitALS:
         >>> ImplicitALS(alpha=2.0, confidence="linear").confidence_weights(sp.csr_matrix([[3.0, 0]])).toarray()
         array([[6., 0.]])
         """
-        weights = user_items.copy()
-        weights.data = self.alpha * (np.log1p(weights.data) if self.confidence == "log1p" else weights.data)
-        return weights
+        data = user_items.data
+        data = self.alpha * (np.log1p(data) if self.confidence == "log1p" else data)
+        return sp.csr_matrix((data, user_items.indices, user_items.indptr), shape=user_items.shape)
 
     def _reg(self, W: sp.csr_matrix) -> np.ndarray:
         """Return each row's lambda: constant, or lambda * n_u (at least one) when weighted."""
@@ -134,7 +134,7 @@ class ImplicitALS:
         ValueError: user_items has no nonzero interaction
         """
         self._check_params()
-        Wu = self.confidence_weights(check_interactions(user_items)).astype(self.dtype)
+        Wu = self.confidence_weights(check_interactions(user_items, dtype=self.dtype))
         if Wu.nnz == 0:
             raise ValueError("user_items has no nonzero interaction")
         Wi = Wu.T.tocsr()
@@ -331,8 +331,6 @@ def _loss(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, XtX: np.ndarray, YtY: 
 
     The all-pairs term ``sum (x_u . y_i)^2`` is ``<XtX, YtY>``, so only the nonzeros are visited.
     """
-    dots = sampled_dots(W, X, Y, workers=workers).astype(np.float64)
-    c = 1.0 + W.data.astype(np.float64)
-    error = np.sum(XtX.astype(np.float64) * YtY) + np.sum(c * (1.0 - dots) ** 2 - dots ** 2)
+    error = np.sum(XtX.astype(np.float64) * YtY) + nonzero_error(W, X, Y, workers=workers)
     penalty = reg_u @ np.einsum("ij,ij->i", X, X) + reg_i @ np.einsum("ij,ij->i", Y, Y)
-    return float((error + penalty) / (W.shape[0] * W.shape[1] + c.sum() - W.nnz))
+    return float((error + penalty) / (W.shape[0] * W.shape[1] + W.data.sum(dtype=np.float64)))
