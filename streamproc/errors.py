@@ -7,6 +7,3 @@ class CommandError(RuntimeError):
 
 class BrokerUnavailable(RuntimeError):
     """The broker could not be reached or refused the messages."""
-
-
-CONNECT_TIMEOUT_S = 10.0

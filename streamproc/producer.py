@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
-from streamproc.errors import CONNECT_TIMEOUT_S, BrokerUnavailable
+from streamproc.errors import BrokerUnavailable
+from streamproc.kafka_clients import REQUEST_TIMEOUT_MS, start_client
 from streamproc.settings import settings
 from streamproc.topic_admin import ensure_topics
 
@@ -67,13 +68,9 @@ async def _send(
         linger_ms=5,
         max_batch_size=256 * 1024,
         max_request_size=MAX_REQUEST_BYTES,
-        request_timeout_ms=int(CONNECT_TIMEOUT_S * 1000),
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
     )
-    try:
-        await asyncio.wait_for(producer.start(), CONNECT_TIMEOUT_S)
-    except (KafkaConnectionError, asyncio.TimeoutError, OSError):
-        await producer.stop()
-        raise BrokerUnavailable(f"cannot reach the Kafka broker at {bootstrap}") from None
+    await start_client(producer, bootstrap)
     sent = 0
     started = time.monotonic()
     pending: list[asyncio.Future] = []

@@ -17,10 +17,11 @@ from typing import Any
 
 import spotipy
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaError
 
 from streamproc.errors import CommandError
-from streamproc.errors import CONNECT_TIMEOUT_S, BrokerUnavailable
+from streamproc.errors import BrokerUnavailable
+from streamproc.kafka_clients import REQUEST_TIMEOUT_MS, start_client
 from streamproc.spotify.client import PAGE_LIMIT, paged
 from tables.codec import decode_object
 from tables.errors import InvalidMessage
@@ -85,13 +86,9 @@ async def _latest(
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,
-        request_timeout_ms=int(CONNECT_TIMEOUT_S * 1000),
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
     )
-    try:
-        await asyncio.wait_for(consumer.start(), CONNECT_TIMEOUT_S)
-    except (KafkaConnectionError, asyncio.TimeoutError, OSError):
-        await consumer.stop()
-        raise BrokerUnavailable(f"cannot reach the Kafka broker at {bootstrap}") from None
+    await start_client(consumer, bootstrap)
     try:
         return await asyncio.wait_for(_scan(consumer, topic, matches), READ_TIMEOUT_S)
     except asyncio.TimeoutError:
