@@ -89,7 +89,11 @@ def worker(library: str, nnz: int, iterations: int, threads: int, serving: bool)
     if library == "implicit":
         limits.unregister()
     if serving:
-        result.update(serving_latency(model, plays))
+        from threadpoolctl import threadpool_limits
+
+        # A serving worker answers one request per core; BLAS threads would only contend.
+        with threadpool_limits(1):
+            result.update(serving_latency(model, plays))
     return result
 
 

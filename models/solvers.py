@@ -7,9 +7,10 @@ solvers target::
 
 where ``Y_u`` holds the factors of the row's items. ``cg_sweep`` runs a few conjugate
 gradient steps from the current factors for every row at once; ``exact_sweep`` builds and
-solves each (k, k) system. Rows are processed in chunks of about ``nnz_budget`` nonzeros,
-so the gathered (nnz, k) arrays stay bounded whatever the matrix size, and the chunks are
-shared among ``workers`` threads (numpy and scipy's sparse products release the GIL).
+solves each (k, k) system. Rows are processed in chunks of about ``nnz_budget`` nonzeros
+(by default :func:`chunk_budget`), so the gathered (nnz, k) arrays stay bounded whatever
+the matrix size, and the chunks are shared among ``workers`` threads (np.take, einsum,
+LAPACK and scipy's sparse products release the GIL).
 
 >>> import numpy as np, scipy.sparse as sp
 >>> W = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0]]))
@@ -30,10 +31,22 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-NNZ_BUDGET = 1 << 12
+MIN_CHUNK, MAX_CHUNK = 1 << 12, 1 << 15
 
 
-def row_chunks(indptr: np.ndarray, nnz_budget: int = NNZ_BUDGET) -> Iterator[tuple[int, int]]:
+def chunk_budget(nnz: int) -> int:
+    """Return the nonzeros per chunk for a matrix of ``nnz``: a 64th of it, within [4096, 32768].
+
+    Small chunks keep the gathered (nnz, k) arrays small next to the factors; past a few
+    thousand nonzeros, though, the per-chunk Python overhead dominates large matrices.
+
+    >>> chunk_budget(74_000), chunk_budget(1_000_000), chunk_budget(10_000_000)
+    (4096, 15625, 32768)
+    """
+    return int(np.clip(nnz // 64, MIN_CHUNK, MAX_CHUNK))
+
+
+def row_chunks(indptr: np.ndarray, nnz_budget: int = MIN_CHUNK) -> Iterator[tuple[int, int]]:
     """Yield ``(start, stop)`` row ranges of a CSR matrix holding about ``nnz_budget`` nonzeros each.
 
     >>> list(row_chunks(np.array([0, 2, 4, 5]), nnz_budget=3))
@@ -55,7 +68,7 @@ def _chunk(W: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
                          shape=(stop - start, W.shape[1]))
 
 
-def nonzero_error(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, nnz_budget: int = NNZ_BUDGET,
+def nonzero_error(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, nnz_budget: int | None = None,
                   workers: int = 1) -> float:
     """Return ``sum (1 + w)(1 - d)^2 - d^2`` over the nonzeros ``w`` of ``W``, with ``d = X[u] . Y[i]``.
 
@@ -78,9 +91,12 @@ def nonzero_error(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, nnz_budget: in
     return sum(partial_sums)
 
 
-def _run_chunks(W: sp.csr_matrix, work: Callable[[int, int], None], nnz_budget: int, workers: int) -> None:
-    """Call ``work(start, stop)`` on every row chunk, on ``workers`` threads, with at least one chunk per thread."""
-    budget = min(nnz_budget, -(-W.nnz // max(workers, 1)) + 1)
+def _run_chunks(W: sp.csr_matrix, work: Callable[[int, int], None], nnz_budget: int | None, workers: int) -> None:
+    """Call ``work(start, stop)`` on every row chunk, on ``workers`` threads, with at least one chunk per thread.
+
+    ``nnz_budget`` None means :func:`chunk_budget`.
+    """
+    budget = min(nnz_budget or chunk_budget(W.nnz), -(-W.nnz // max(workers, 1)) + 1)
     chunks = list(row_chunks(W.indptr, budget))
     if workers <= 1 or len(chunks) == 1:
         for start, stop in chunks:
@@ -91,7 +107,7 @@ def _run_chunks(W: sp.csr_matrix, work: Callable[[int, int], None], nnz_budget: 
 
 
 def cg_sweep(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarray,
-             steps: int = 3, nnz_budget: int = NNZ_BUDGET, workers: int = 1) -> None:
+             steps: int = 3, nnz_budget: int | None = None, workers: int = 1) -> None:
     """Improve every row of ``X`` in place by ``steps`` conjugate gradient steps, warm-started.
 
     ``reg`` is each row's ``lambda_u``. Per chunk the item factors are gathered once; each
@@ -131,7 +147,7 @@ def cg_sweep(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, re
 
 
 def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarray,
-                nnz_budget: int = NNZ_BUDGET, workers: int = 1) -> np.ndarray:
+                nnz_budget: int | None = None, workers: int = 1) -> np.ndarray:
     """Return the exact least-squares factors of every row, solving batched (k, k) systems.
 
     Rows are grouped by length rounded up to a power of two and padded with a zero factor,
@@ -156,13 +172,14 @@ def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarra
         b = np.einsum("nl,nlk->nk", 1.0 + weights * inside, gathered * inside[..., None])
         X[rows] = np.linalg.solve(A, b[..., None])[..., 0]
 
+    budget = nnz_budget or chunk_budget(W.nnz)
     lengths = np.diff(W.indptr)
     groups = np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)
     batches = []
     for group in np.unique(groups):
         rows = np.flatnonzero(groups == group)
         # Bound both the gathered (rows, width, k) and the Gram (rows, k, k) arrays.
-        per_batch = max(1, nnz_budget // max(1 << int(group), k))
+        per_batch = max(1, budget // max(1 << int(group), k))
         batches += [rows[i:i + per_batch] for i in range(0, len(rows), per_batch)]
     if workers <= 1:
         for rows in batches:
