@@ -12,6 +12,7 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
+from agents.controls import handle_control, is_control
 from agents.dead_letters import send_dead_letter
 from agents.event_context import under_event
 from agents.ranking import publish_recommendations
@@ -19,7 +20,7 @@ from streamproc.app import app
 from streamproc.settings import settings
 from tables.errors import InvalidMessage
 from tables.listen import Listen
-from tables.store import listens_topic, user_history
+from tables.store import user_events_topic, user_history
 
 log = logging.getLogger(__name__)
 WEIGHTS = settings.event_weights()
@@ -53,12 +54,19 @@ def parse(event: EventT) -> Listen:
     return listen
 
 
-@app.agent(listens_topic)
+@app.agent(user_events_topic)
 async def process_listens(stream: StreamT) -> None:
-    """Apply every valid listening event to its user's history; dead-letter the rest."""
+    """Apply every valid listening event to its user's history; dead-letter the rest.
+
+    Controls arrive on the same stream (see :mod:`agents.controls`), each applied where it came.
+    """
     async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
         changed: dict[str, tuple[EventT, dict[str, Any]]] = {}
+        controlled: dict[str, tuple[EventT, dict[str, Any]]] = {}
         for event in events:
+            if is_control(event):
+                await handle_control(event, changed, controlled)
+                continue
             try:
                 listen = parse(event)
             except InvalidMessage as exc:
@@ -69,4 +77,4 @@ async def process_listens(stream: StreamT) -> None:
         for user_id, (event, history) in changed.items():
             with under_event(event):
                 user_history[user_id] = history
-        await publish_recommendations(changed)
+        await publish_recommendations({**controlled, **changed})

@@ -48,10 +48,10 @@ async def _prepare(data_dir: Path) -> None:
     from streamproc.state_epoch import broker_epoch, reconcile
     from streamproc.topic_admin import ensure_topics
     from tables.store import CHANGELOG_TOPICS
-    from tables.topics import INPUT_TOPICS, RECOMMENDATIONS, DEAD_LETTERS
+    from tables.topics import INPUT_TOPICS, PLAYLISTS, RECOMMENDATIONS, DEAD_LETTERS
 
     bootstrap = settings.bootstrap_servers()
-    await ensure_topics(bootstrap, [*INPUT_TOPICS, RECOMMENDATIONS, DEAD_LETTERS], settings.topic_partitions)
+    await ensure_topics(bootstrap, [*INPUT_TOPICS, RECOMMENDATIONS, DEAD_LETTERS, PLAYLISTS], settings.topic_partitions)
     await ensure_topics(bootstrap, CHANGELOG_TOPICS.values(), settings.topic_partitions, compacted=True)
     epoch = await broker_epoch(bootstrap, f"{settings.app_id}-broker-epoch")
     if reconcile(data_dir, epoch):

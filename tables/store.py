@@ -16,6 +16,11 @@ listens_topic = app.topic(topics.LISTENS, key_type=bytes, value_type=bytes)
 tracks_topic = app.topic(topics.TRACKS, key_type=bytes, value_type=bytes)
 recommendations_topic = app.topic(topics.RECOMMENDATIONS, key_type=bytes, value_type=bytes)
 dead_letters_topic = app.topic(topics.DEAD_LETTERS, key_type=bytes, value_type=bytes)
+controls_topic = app.topic(topics.CONTROLS, key_type=bytes, value_type=bytes)
+playlists_topic = app.topic(topics.PLAYLISTS, key_type=bytes, value_type=bytes)
+# What the listens agent reads: listens and controls, co-partitioned (same key, same partition
+# count), so a user's control is applied in order with their listens, next to their state.
+user_events_topic = app.topic(topics.LISTENS, topics.CONTROLS, key_type=bytes, value_type=bytes)
 
 # user id → {"items": {item id: confidence}, "events": n, "offset": last applied offset}
 user_history = app.Table("user_history", key_type=bytes, help="Each user's interaction history.")
@@ -28,7 +33,15 @@ latest_recommendations = app.Table(
     "latest_recommendations", key_type=bytes, help="Each user's latest recommendations."
 )
 
+# user id → the user's control state (``tables.control.apply_control``)
+user_controls = app.Table("user_controls", key_type=bytes, help="Each user's listener controls.")
+# user id → {kind: {"entries": [{"period", "generated_at", "items"}], "latest": playlist message}}
+user_playlists = app.Table("user_playlists", key_type=bytes, help="Each user's recent playlists.")
+# The tables keyed by user id: a "forget me" deletes the user's key from each of them.
+USER_TABLES = (user_history, latest_recommendations, user_controls, user_playlists)
+
 CHANGELOG_TOPICS = {
     "history": user_history.changelog_topic.get_topic_name(),
     "catalog": track_table.changelog_topic.get_topic_name(),
+    "controls": user_controls.changelog_topic.get_topic_name(),
 }
