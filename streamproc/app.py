@@ -37,5 +37,5 @@ recommender = Recommender(settings)
 
 # Importing these modules registers their agents, tables, tasks and pages on the app; they import
 # ``app`` from here, so they come after it.
-from agents import catalog, listens, training  # noqa: E402,F401
-from streamproc import changelog_feed, web  # noqa: E402,F401
+from agents import catalog, controls, listens, training  # noqa: E402,F401
+from streamproc import changelog_feed, web, web_playlists  # noqa: E402,F401

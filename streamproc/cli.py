@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "streamproc.replay",
     "streamproc.evaluate",
     "streamproc.spotify.cli",
+    "streamproc.listener_cli",
 )
 USAGE_ERROR = 2
 
