@@ -56,13 +56,13 @@ def read_interactions(path, format: str = "lastfm") -> Interactions:
     frame = frame.apply(lambda column: column.str.strip())
     if pd.to_numeric(frame.iloc[:1, 2], errors="coerce").isna().all():
         frame = frame.iloc[1:]
-    weights = pd.to_numeric(frame.iloc[:, 2], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(weights) | (weights < 0)
-    if bad.any():
-        line = int(np.flatnonzero(bad)[0]) + 1 + (len(frame) < len(weights))
-        raise ValueError(f"{path}: weight is not a non-negative number on data row {line}")
     if len(frame) == 0:
         raise ValueError(f"{path}: no interactions")
+    weights = pd.to_numeric(frame.iloc[:, 2], errors="coerce").to_numpy(dtype=np.float64)
+    bad = frame.isna().any(axis=1).to_numpy() | ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        raise ValueError(f"{path}: data row {int(np.flatnonzero(bad)[0]) + 1} lacks a field "
+                         f"or its weight is not a non-negative number")
     user_ids, users = _codes(frame.iloc[:, 0])
     item_ids, items = _codes(frame.iloc[:, 1])
     matrix = sp.csr_matrix((weights, (users, items)), shape=(len(user_ids), len(item_ids)))

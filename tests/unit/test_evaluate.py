@@ -35,8 +35,9 @@ def test_read_tsv_without_header_and_with_string_ids(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [("a\tb\n", "3 tab-separated columns"),
-                                           ("u\ti\tw\n1\t2\t-3\n", "non-negative"),
+                                           ("u\ti\tw\n1\t2\t1\n1\t2\t-3\n", "data row 2 .*non-negative"),
                                            ("u\ti\tw\n1\t2\tmany\n", "non-negative"),
+                                           ("u\ti\tw\n1\t\t3\n", "lacks a field"),
                                            ("u\ti\tw\n", "no interactions")])
 def test_read_refuses_malformed_files(tmp_path, text, message):
     (tmp_path / "bad.tsv").write_text(text)
