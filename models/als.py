@@ -51,7 +51,7 @@ def check_interactions(matrix, name: str = "user_items", dtype=np.float64) -> sp
         raise ValueError(f"{name} must be a scipy.sparse matrix, got {type(matrix).__name__}")
     if matrix.ndim != 2 or 0 in matrix.shape:
         raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {matrix.shape}")
-    matrix = sp.csr_matrix(matrix, dtype=dtype, copy=True)
+    matrix = matrix.astype(dtype, copy=True).tocsr(copy=False)
     if not np.isfinite(matrix.data).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     negative = int((matrix.data < 0).sum())
