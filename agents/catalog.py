@@ -13,6 +13,7 @@ from agents.dead_letters import send_dead_letter
 from agents.event_context import under_event
 from streamproc.app import app, recommender
 from streamproc.settings import settings
+from streamproc.stats import stats
 from tables.errors import InvalidMessage
 from tables.store import track_clusters, track_table, tracks_topic
 from tables.track import Track
@@ -22,6 +23,7 @@ from tables.track import Track
 async def process_tracks(stream: StreamT) -> None:
     """Store every valid track, cluster the ones with audio features, dead-letter the rest."""
     async for events in stream.take_events(settings.cluster_batch, within=0.5):
+        stats.record_batch(events)
         with_features = []
         for event in events:
             try:

@@ -2,6 +2,7 @@
 
 The value is the message's raw bytes, unchanged; where it came from and why it was refused
 travel in headers (as Kafka Connect's dead-letter queues do), so any client can read them.
+The count lives in :mod:`streamproc.stats`; ``dead_letter_count`` here reads it.
 """
 
 from __future__ import annotations
@@ -10,15 +11,20 @@ import logging
 
 from faust.types import EventT
 
+from streamproc.stats import stats
 from tables.store import dead_letters_topic
 
 log = logging.getLogger(__name__)
-dead_letter_count = 0
+
+
+def __getattr__(name: str) -> int:
+    if name == "dead_letter_count":
+        return stats.dead_letters
+    raise AttributeError(name)
 
 
 async def send_dead_letter(event: EventT, reason: str) -> None:
     """Publish ``event``'s raw message to ``dead-letters`` with its topic, partition, offset and ``reason``."""
-    global dead_letter_count
     message = event.message
     headers = {
         "x-source-topic": message.topic.encode(),
@@ -27,5 +33,5 @@ async def send_dead_letter(event: EventT, reason: str) -> None:
         "x-reason": reason.encode(),
     }
     await dead_letters_topic.send(key=message.key, value=message.value, headers=headers)
-    dead_letter_count += 1
+    stats.dead_letter(message.topic)
     log.debug("dead letter from %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason)

@@ -18,6 +18,7 @@ from agents.event_context import under_event
 from agents.ranking import publish_recommendations
 from streamproc.app import app
 from streamproc.settings import settings
+from streamproc.stats import stats
 from tables.errors import InvalidMessage
 from tables.listen import Listen
 from tables.store import user_events_topic, user_history
@@ -61,6 +62,7 @@ async def process_listens(stream: StreamT) -> None:
     Controls arrive on the same stream (see :mod:`agents.controls`), each applied where it came.
     """
     async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+        stats.record_batch(events)
         changed: dict[str, tuple[EventT, dict[str, Any]]] = {}
         controlled: dict[str, tuple[EventT, dict[str, Any]]] = {}
         for event in events:

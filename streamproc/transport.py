@@ -5,13 +5,23 @@ and no setting reaches it. The embedded broker answers a fetch only when that wa
 out, so every read would cost up to 1.5 s. This transport is the stock one with one
 change, the wait taken from ``STREAMPROC_FETCH_MAX_WAIT_MS``; Faust finds it by the
 ``streamproc://`` URL scheme through its ``faust.transports`` entry point.
+
+It also corrects the end offsets ("highwaters") Faust's table recovery asks for: the
+embedded broker answers ListOffsets with the start of a partition's last batch plus one, not
+its true end, so recovery would find a persisted changelog offset beyond that "end" and stop
+the worker with ``ConsistencyError`` after a failover, or stop restoring before the last
+records. A fetch reports the true high-water mark, so :func:`true_highwaters` fetches from
+just before each reported end and takes the mark from the response.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers import aiokafka as driver
 
 from streamproc.settings import settings
@@ -27,6 +37,42 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         # Read by AIOKafkaConsumer.start() when it builds its Fetcher, so setting it here is enough.
         consumer._fetch_max_wait_ms = settings.fetch_max_wait_ms
         return consumer
+
+    async def _highwaters(self, partitions: Any) -> Mapping[Any, int]:
+        reported = await super()._highwaters(partitions)
+        if self.consumer.in_transaction or not reported:
+            return reported
+        return await true_highwaters(settings.bootstrap_servers(), reported)
+
+
+HIGHWATER_TIMEOUT_S = 10.0
+
+
+async def true_highwaters(bootstrap: str, reported: Mapping[Any, int]) -> dict[Any, int]:
+    """Return the high-water mark a fetch reports for each partition of ``reported`` (tp → the
+    ListOffsets answer, a lower bound here); a partition that does not answer keeps its bound."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                fetch_max_wait_ms=10, max_partition_fetch_bytes=64 * 1024)
+    await consumer.start()
+    try:
+        tps = {TopicPartition(tp.topic, tp.partition): tp for tp in reported}
+        consumer.assign(list(tps))
+        for tp, original in tps.items():
+            consumer.seek(tp, max(int(reported[original]) - 1, 0))
+        marks = dict(reported)
+        pending = set(tps)
+        deadline = time.monotonic() + HIGHWATER_TIMEOUT_S
+        while pending and time.monotonic() < deadline:
+            await consumer.getmany(*pending, timeout_ms=200, max_records=1)
+            for tp in list(pending):
+                mark = consumer.highwater(tp)
+                if mark is not None:
+                    marks[tps[tp]] = max(int(mark), int(reported[tps[tp]]))
+                    pending.discard(tp)
+            await asyncio.sleep(0)
+        return marks
+    finally:
+        await consumer.stop()
 
 
 class Consumer(driver.Consumer):

@@ -14,6 +14,7 @@ from faust.web import Request, Response, View
 
 from agents import dead_letters
 from streamproc.app import app, recommender
+from streamproc import stats
 from tables.store import latest_recommendations, user_history
 
 
@@ -33,6 +34,7 @@ def overview() -> dict[str, Any]:
             "items": len(factors.item_ids) if factors else 0,
         },
         "clusters": recommender.clusterer.n_clusters if recommender.clusterer.is_fitted else 0,
+        "stream": stats.snapshot(),
     }
 
 
