@@ -2,29 +2,104 @@
 
 Ranking is CPU work on the event loop, so it yields between slices of users to keep
 heartbeats, timers and the web view responsive.
+
+Each list sent because of new events carries ``event_ts``, the Kafka timestamp (produce time)
+of the last event it reflects, so that a reader can measure the end-to-end latency; the time
+from that to the send is recorded in :mod:`streamproc.stats`. After a retraining,
+:func:`refresh_owned_users` re-ranks every user of the partitions this worker owns, so that
+every list reflects the new model; those lists carry ``event_ts: null``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import Iterator
 from typing import Any
 
-from faust.types import EventT
+from faust.types import EventT, TP
 
 from agents.event_context import under_event
-from streamproc.app import recommender
-from tables.store import latest_recommendations, recommendations_topic
+from streamproc.app import app, recommender
+from streamproc.stats import stats
+from tables.codec import encode
+from tables.store import latest_recommendations, listens_topic, recommendations_topic, user_history
 
+log = logging.getLogger(__name__)
 SLICE = 50
 
 
 async def publish_recommendations(changed: dict[str, tuple[EventT, dict[str, Any]]]) -> None:
     """Rank and publish the recommendations of each user in ``changed`` (user → (event, history))."""
+    latencies = []
     for done, (user_id, (event, history)) in enumerate(changed.items(), 1):
-        recommendation = recommender.recommend(user_id, history["items"])
-        value = recommendation.to_dict()
-        await recommendations_topic.send(key=user_id.encode(), value=recommendation.to_bytes())
+        produced_at = event.message.timestamp
+        value = _ranked(user_id, history, produced_at)
+        await recommendations_topic.send(key=user_id.encode(), value=encode(value))
         with under_event(event):
             latest_recommendations[user_id] = value
+        if produced_at:
+            latencies.append(time.time() - produced_at)
         if done % SLICE == 0:
             await asyncio.sleep(0)
+    stats.record_latencies(latencies)
+
+
+class _Placed:
+    """Stands for an event of ``listens``[``partition``], so that a table write outside a stream
+    lands in that partition (see :mod:`agents.event_context`)."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = _PlacedMessage(listens_topic.get_topic_name(), partition)
+
+
+class _PlacedMessage:
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic = topic
+        self.partition = partition
+
+
+def owned_users() -> Iterator[tuple[int, list[str]]]:
+    """Yield (partition, user ids) for each ``user_history`` partition this worker owns now."""
+    store = user_history.data
+    actives = app.assignor.assigned_actives()
+    topic = user_history.changelog_topic.get_topic_name()
+    for partition, db in list(getattr(store, "_dbs", {}).items()):
+        if TP(topic, partition) in actives:
+            yield partition, [key.decode() for key in store._visible_keys(db)]
+
+
+async def refresh_owned_users(version: int) -> int:
+    """Re-rank every user of the partitions this worker owns with model ``version``, in slices.
+
+    Stops early when a newer model replaces it or the partitions move; returns the users refreshed.
+    """
+    started = time.perf_counter()
+    refreshed = 0
+    for partition, user_ids in owned_users():
+        placed = _Placed(partition)
+        for user_id in user_ids:
+            factors = recommender.factors
+            if factors is None or factors.version != version:
+                return refreshed
+            history = user_history.get(user_id)
+            latest = latest_recommendations.get(user_id)
+            # Versions count each worker's own retrainings, so compare times, not versions.
+            if history is None or (latest and latest["generated_at"] >= factors.trained_at):
+                continue
+            value = _ranked(user_id, history, None)
+            await recommendations_topic.send(key=user_id.encode(), value=encode(value))
+            with under_event(placed):
+                latest_recommendations[user_id] = value
+            refreshed += 1
+            if refreshed % SLICE == 0:
+                await asyncio.sleep(0)
+    log.info("model v%d: refreshed %d users' lists in %.1f s", version, refreshed, time.perf_counter() - started)
+    return refreshed
+
+
+def _ranked(user_id: str, history: dict[str, Any], event_ts: float | None) -> dict[str, Any]:
+    value = recommender.recommend(user_id, history["items"]).to_dict()
+    value["event_ts"] = event_ts
+    return value

@@ -1,7 +1,9 @@
 """Retrain the factor model in the background when enough new events or time have come.
 
 Training runs in a thread, on a snapshot of the histories, so the stream keeps flowing; the
-new model replaces the old one in one assignment on the event loop.
+new model replaces the old one in one assignment on the event loop. Then every user of the
+partitions this worker owns is re-ranked in slices (:func:`agents.ranking.refresh_owned_users`),
+so that every list reflects the new model, not only those of users who listen again.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from agents.ranking import refresh_owned_users
 from streamproc.app import app, recommender
 
 log = logging.getLogger(__name__)
@@ -31,3 +34,4 @@ async def retrain_when_due() -> None:
         "model v%d trained on %d users × %d items in %.1f s",
         version, factors.n_users, len(factors.item_ids), factors.fit_seconds,
     )
+    await refresh_owned_users(version)

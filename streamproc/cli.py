@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "streamproc.evaluate",
     "streamproc.spotify.cli",
     "streamproc.listener_cli",
+    "streamproc.bench_stream",
 )
 USAGE_ERROR = 2
 

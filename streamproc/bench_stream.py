@@ -1,0 +1,334 @@
+"""The ``bench stream`` command: events/s and end-to-end latency of real workers on a real broker.
+
+    streamproc bench stream [--workers 1,2] [--events E] [--max] [--rate R] [--fetch-compare]
+
+Each case starts a fresh embedded broker and N ``streamproc worker`` processes, sends a simulated
+catalogue, then E simulated listening events (keyed by user) as fast as possible (``--max``) or
+at R events a second (``--rate``), while an aiokafka consumer reads ``recommendations``.
+Latency is the time from an event's produce time (its Kafka timestamp) to the moment the
+recommendation carrying it (its ``event_ts``) is read; events/s is E over the time from the first
+event sent to the last recommendation read. The ceiling is the raw aiokafka consume rate of the
+same ``listens`` topic on the same broker, read after the case. RSS of each worker is read from
+/proc after the run. ``--fetch-compare`` adds two low-load cases, one worker each, with Faust's
+hard-coded 1500 ms fetch wait and with ``STREAMPROC_FETCH_MAX_WAIT_MS=100``.
+Results go to the ``stream`` section of bench/RESULTS.md with ``--write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from streamproc.broker import EmbeddedBroker, free_port
+from streamproc.errors import CommandError
+from streamproc.processes import WorkerProcess
+from streamproc.producer import MAX_REQUEST_BYTES
+from streamproc.settings import settings
+from streamproc.simulator import generate_catalogue, make_listeners, simulate_listens
+from streamproc.topic_admin import ensure_topics
+from tables.codec import decode_object
+from tables.topics import LISTENS, RECOMMENDATIONS, TRACKS
+
+DRAIN_S = 2.0
+CASE_TIMEOUT_S = 600.0
+READ_WAIT_MS = 100
+
+
+@dataclasses.dataclass
+class Case:
+    """One benchmark run: how many workers, how many events, at what rate (None: as fast as possible)."""
+
+    name: str
+    workers: int
+    events: int
+    rate: float | None
+    fetch_wait_ms: int = 100
+
+
+@dataclasses.dataclass
+class Result:
+    """What one case measured."""
+
+    case: Case
+    seconds: float
+    events_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    recommendations: int
+    ceiling_per_s: float
+    rss_mib: list[float]
+    reflected: int
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``bench`` command with its ``stream`` benchmark."""
+    parser = commands.add_parser("bench", help="benchmarks on a real broker and real workers")
+    benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    stream = benches.add_parser("stream", help="events/s and end-to-end latency of N workers",
+                                description=__doc__.splitlines()[0])
+    stream.add_argument("--workers", default="1", metavar="N[,N...]",
+                        help="worker counts to run, comma-separated (default: 1)")
+    stream.add_argument("--events", type=int, default=100_000, metavar="E",
+                        help="events of each as-fast-as-possible case (default: 100000)")
+    stream.add_argument("--max", action="store_true", help="send the events as fast as possible (the default "
+                        "unless --rate is given)")
+    stream.add_argument("--rate", type=float, metavar="R", help="also a case at R events a second")
+    stream.add_argument("--rate-seconds", type=float, default=20.0, metavar="S",
+                        help="how long each fixed-rate case sends (default: 20)")
+    stream.add_argument("--users", type=int, default=5000, help="simulated listeners (default: 5000)")
+    stream.add_argument("--tracks", type=int, default=5000, help="simulated catalogue size (default: 5000)")
+    stream.add_argument("--fetch-compare", action="store_true",
+                        help="also latency at low load with the 1500 ms and the 100 ms fetch wait")
+    stream.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
+    stream.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the cases the options ask for, print their table and optionally write it."""
+    try:
+        counts = [int(n) for n in args.workers.split(",")]
+    except ValueError:
+        raise CommandError(f"--workers takes counts like 1,2; got {args.workers!r}") from None
+    if any(n < 1 for n in counts) or args.events < 1 or (args.rate is not None and args.rate <= 0):
+        raise CommandError("--workers, --events and --rate must be positive")
+    cases = []
+    if args.max or args.rate is None:
+        cases += [Case(f"max, {n} worker{'s' * (n > 1)}", n, args.events, None) for n in counts]
+    if args.rate:
+        events = int(args.rate * args.rate_seconds)
+        cases += [Case(f"{args.rate:g}/s, {n} worker{'s' * (n > 1)}", n, events, args.rate) for n in counts]
+    if args.fetch_compare:
+        low = 50.0
+        events = int(low * args.rate_seconds)
+        cases += [Case(f"{low:g}/s, fetch wait {wait} ms", 1, events, low, wait) for wait in (1500, 100)]
+    results = []
+    for case in cases:
+        print(f"running: {case.name}, {case.events:,} events", file=sys.stderr, flush=True)
+        result = asyncio.run(run_case(case, args.users, args.tracks))
+        print(format_result(result), file=sys.stderr, flush=True)
+        results.append(result)
+    table = results_table(results)
+    print(table)
+    if args.write:
+        from bench.results import write_section
+
+        body = (
+            f"Simulated listeners: {args.users:,} users over {args.tracks:,} tracks; every worker with the "
+            "default settings (batches of 1000, retraining every 20,000 events or 60 s, then a refresh "
+            "of every owned user's list). Latency: an event's produce time to the read of the "
+            "recommendation carrying it; events/s: events over first send to last recommendation read. "
+            "Ceiling: raw aiokafka consumption of the same `listens` topic, same broker, same run. "
+            "Broker, workers and this client share the machine's cores.\n\n" + table
+        )
+        path = write_section("stream", "Stream processing: events/s and end-to-end latency", body,
+                             command="streamproc bench stream " + " ".join(sys.argv[3:]))
+        print(f"written to {path}", file=sys.stderr)
+    return 0
+
+
+def results_table(results: list[Result]) -> str:
+    """Return ``results`` as a Markdown table."""
+    from bench.results import markdown_table
+
+    rows = [[
+        r.case.name, r.case.workers, f"{r.case.events:,}",
+        f"{r.case.rate:g}" if r.case.rate else "max", r.case.fetch_wait_ms,
+        f"{r.events_per_s:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms), f"{r.recommendations:,}",
+        f"{r.ceiling_per_s:,.0f}", " / ".join(f"{m:.0f}" for m in r.rss_mib),
+    ] for r in results]
+    return markdown_table(
+        ["case", "workers", "events", "offered /s", "fetch wait ms", "events/s", "p50 ms", "p99 ms",
+         "recommendations", "ceiling: aiokafka consume /s", "RSS MiB per worker"], rows)
+
+
+def format_result(r: Result) -> str:
+    """Return one line summing up ``r``."""
+    return (f"  {r.case.name}: {r.events_per_s:,.0f} events/s in {r.seconds:.1f} s, p50 {_ms(r.p50_ms)} ms, "
+            f"p99 {_ms(r.p99_ms)} ms, {r.recommendations:,} recommendations, ceiling "
+            f"{r.ceiling_per_s:,.0f}/s, RSS {', '.join(f'{m:.0f}' for m in r.rss_mib)} MiB")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+async def run_case(case: Case, n_users: int, n_tracks: int) -> Result:
+    """Start a broker and the case's workers, send the events, measure, stop everything."""
+    root = Path(tempfile.mkdtemp(prefix="streamproc-bench-"))
+    workers: list[WorkerProcess] = []
+    try:
+        with EmbeddedBroker(port=free_port()) as broker:
+            app_id = f"bench-{uuid.uuid4().hex[:6]}"
+            for i in range(case.workers):
+                workers.append(WorkerProcess(broker.bootstrap, app_id, root / f"w{i}", free_port(),
+                                             fetch_max_wait_ms=str(case.fetch_wait_ms)))
+            for worker in workers:
+                await asyncio.to_thread(worker.wait_ready)
+            return await _measure(case, broker.bootstrap, workers, n_users, n_tracks)
+    finally:
+        for worker in workers:
+            worker.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_users: int,
+                   n_tracks: int) -> Result:
+    catalogue = generate_catalogue(n_tracks, seed=1)
+    listeners = make_listeners(catalogue, n_users, seed=1)
+    events = [(e.user_id.encode(), e.to_bytes())
+              for e in simulate_listens(catalogue, listeners, case.events, seed=1, start=time.time())]
+    await ensure_topics(bootstrap, [LISTENS, TRACKS, RECOMMENDATIONS], settings.topic_partitions)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024,
+                                max_request_size=MAX_REQUEST_BYTES)
+    await producer.start()
+    reader = _Reader(bootstrap)
+    await reader.start()
+    try:
+        for track in catalogue.tracks:
+            await producer.send(TRACKS, track.to_bytes(), key=track.item_id.encode())
+        await producer.flush()
+        await _wait_until(lambda: _all_assigned(workers) and _tracks(workers[0]) >= n_tracks, 120,
+                          "the workers did not take the catalogue")
+        started = time.time()
+        reader.since = started
+        await _send(producer, events, case.rate)
+        deadline = time.monotonic() + CASE_TIMEOUT_S
+        while await asyncio.to_thread(_processed, workers) < case.events and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(DRAIN_S)
+        reflected = await asyncio.to_thread(_processed, workers)
+        end = reader.last_read or time.time()
+    finally:
+        await producer.stop()
+        await reader.stop()
+    rss = [_rss_mib(worker.process.pid) for worker in workers]
+    latencies = np.array(reader.latencies) * 1000
+    return Result(
+        case=case,
+        seconds=end - started,
+        events_per_s=case.events / (end - started),
+        p50_ms=float(np.percentile(latencies, 50)) if latencies.size else None,
+        p99_ms=float(np.percentile(latencies, 99)) if latencies.size else None,
+        recommendations=len(reader.latencies),
+        ceiling_per_s=await consume_rate(bootstrap, LISTENS, case.events),
+        rss_mib=rss,
+        reflected=reflected,
+    )
+
+
+async def _send(producer: AIOKafkaProducer, events: list[tuple[bytes, bytes]], rate: float | None) -> None:
+    started = time.monotonic()
+    pending = []
+    for sent, (key, value) in enumerate(events, 1):
+        pending.append(await producer.send(LISTENS, value, key=key))
+        if len(pending) >= 2000:
+            await asyncio.gather(*pending)
+            pending.clear()
+        if rate:
+            delay = started + sent / rate - time.monotonic()
+            if delay > 0:
+                await producer.flush()
+                await asyncio.sleep(delay)
+    await asyncio.gather(*pending)
+
+
+class _Reader:
+    """Reads ``recommendations`` from the end, timing each list that carries an event's produce time."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                         fetch_max_wait_ms=READ_WAIT_MS, max_partition_fetch_bytes=MAX_REQUEST_BYTES)
+        self.latencies: list[float] = []
+        self.since = float("inf")
+        self.last_read: float | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self.consumer.assign([TopicPartition(RECOMMENDATIONS, p) for p in range(settings.topic_partitions)])
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=1000, max_records=5000)
+            now = time.time()
+            for records in batches.values():
+                for record in records:
+                    produced = decode_object(record.value).get("event_ts")
+                    if produced is not None and produced >= self.since:
+                        self.latencies.append(now - produced)
+                        self.last_read = now
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.consumer.stop()
+
+
+async def consume_rate(bootstrap: str, topic: str, expected: int) -> float:
+    """Return messages a second of a plain aiokafka consumer reading ``topic`` from the beginning."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                fetch_max_wait_ms=READ_WAIT_MS, max_partition_fetch_bytes=MAX_REQUEST_BYTES)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(settings.topic_partitions)])
+        await consumer.seek_to_beginning()
+        read = 0
+        started = time.perf_counter()
+        deadline = time.monotonic() + 120
+        while read < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            read += sum(len(records) for records in batches.values())
+        return read / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def _stats(worker: WorkerProcess) -> dict:
+    try:
+        status, body = worker.get_json("/api/stats/", timeout=2.0)
+    except OSError:
+        return {}
+    return body if status == 200 else {}
+
+
+def _processed(workers: list[WorkerProcess]) -> int:
+    return sum(_stats(w).get("stream", {}).get("events_total", 0) for w in workers)
+
+
+def _tracks(worker: WorkerProcess) -> int:
+    return _stats(worker).get("tracks", 0)
+
+
+def _all_assigned(workers: list[WorkerProcess]) -> bool:
+    owned = [set(_stats(w).get("stream", {}).get("assigned", {}).get(LISTENS, [])) for w in workers]
+    return all(owned) and len(set().union(*owned)) == settings.topic_partitions == sum(map(len, owned))
+
+
+async def _wait_until(condition, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise CommandError(message)
+        await asyncio.sleep(0.5)
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")

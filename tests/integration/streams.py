@@ -1,0 +1,162 @@
+"""Helpers of the scale-out, fuzz and broker-restart tests: a librdkafka producer that records where
+each message landed, the user-history changelog read back, and waiting on the workers' stats.
+
+The producer partitions keys with murmur2, as Java clients, aiokafka and Faust's web routing do
+(librdkafka's own default, CRC32, would put users in partitions Faust's router does not expect).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from streamproc.processes import TopicReader, WorkerProcess
+from streamproc.simulator import generate_catalogue, make_listeners, simulate_listens
+from tables.listen import Listen
+
+
+def history_topic(app_id: str) -> str:
+    """Return the name of the user-history changelog of app ``app_id``."""
+    return f"{app_id}-user_history-changelog"
+
+
+class Producer:
+    """Sends messages with confluent-kafka and keeps each one's (topic, partition, offset)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from confluent_kafka import Producer as KafkaProducer
+
+        self.producer = KafkaProducer({
+            "bootstrap.servers": bootstrap,
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "message.max.bytes": 4 * 1024 * 1024,
+        })
+        self.positions: list[tuple[str, int, int] | None] = []
+        self.errors: list[str] = []
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None) -> int:
+        """Queue one message and return its index in :attr:`positions` (filled when delivered)."""
+        index = len(self.positions)
+        self.positions.append(None)
+
+        def delivered(error: Any, message: Any) -> None:
+            if error is not None:
+                self.errors.append(str(error))
+            else:
+                self.positions[index] = (message.topic(), message.partition(), message.offset())
+
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                break
+            except BufferError:
+                self.producer.poll(0.1)
+        self.producer.poll(0)
+        return index
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every queued message is delivered; fail on any delivery error."""
+        assert self.producer.flush(timeout) == 0, "messages left undelivered"
+        assert not self.errors, self.errors[:3]
+
+
+def simulated(n_users: int, n_events: int, seed: int) -> list[Listen]:
+    """Return ``n_events`` simulated listening events of ``n_users`` users over 500 tracks."""
+    catalogue = generate_catalogue(500, seed=seed)
+    listeners = make_listeners(catalogue, n_users, seed=seed)
+    return list(simulate_listens(catalogue, listeners, n_events, seed=seed, start=time.time()))
+
+
+def send_listens(producer: Producer, listens: Iterable[Listen], rate: float | None = None) -> Counter[str]:
+    """Send ``listens`` keyed by user (at ``rate`` a second when given); return events per user."""
+    sent: Counter[str] = Counter()
+    started = time.monotonic()
+    for n, listen in enumerate(listens, 1):
+        producer.send("listens", listen.user_id.encode(), listen.to_bytes())
+        sent[listen.user_id] += 1
+        if rate:
+            delay = started + n / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+    return sent
+
+
+def wait_for_histories(bootstrap: str, app_id: str, expected: Counter[str], timeout_s: float) -> dict[str, int]:
+    """Read the user-history changelog until each user's latest ``events`` equals ``expected``;
+    return user → events as last read (the caller asserts)."""
+    latest: dict[str, int] = {}
+    consumed = 0
+
+    def done(messages: list) -> bool:
+        nonlocal consumed
+        for message in messages[consumed:]:
+            value = message.value()
+            latest[message.key().decode()] = json.loads(value)["events"] if value is not None else 0
+        consumed = len(messages)
+        return all(latest.get(user) == n for user, n in expected.items())
+
+    reader = TopicReader(bootstrap, history_topic(app_id))
+    try:
+        reader.poll_until(done, timeout_s)
+    finally:
+        reader.close()
+    return latest
+
+
+def stream_stats(worker: WorkerProcess) -> dict[str, Any]:
+    """Return the ``stream`` part of the worker's ``/api/stats/`` (empty if it does not answer)."""
+    try:
+        status, body = worker.get_json("/api/stats/", timeout=3.0)
+    except OSError:
+        return {}
+    return body.get("stream", {}) if status == 200 else {}
+
+
+def owned(worker: WorkerProcess, topic: str = "listens") -> set[int]:
+    """Return the partitions of ``topic`` the worker owns now."""
+    return set(stream_stats(worker).get("assigned", {}).get(topic, []))
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
+    """Wait until ``condition()`` holds; return the seconds it took, or fail naming ``what``."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout_s:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+class Workers:
+    """Workers of one app on one broker, each with its own data directory; all stopped on exit."""
+
+    def __init__(self, bootstrap: str, root: Any, **settings: str) -> None:
+        import uuid
+
+        self.bootstrap = bootstrap
+        self.root = root
+        self.app_id = f"sp-{uuid.uuid4().hex[:8]}"
+        self.settings = settings
+        self.started: list[WorkerProcess] = []
+
+    def start(self, name: str, wait: bool = True) -> WorkerProcess:
+        """Start worker ``name`` (data directory ``root/name``) and, by default, wait until it is ready."""
+        from streamproc.broker import free_port
+
+        worker = WorkerProcess(self.bootstrap, self.app_id, self.root / name, free_port(), **self.settings)
+        self.started.append(worker)
+        return worker.wait_ready() if wait else worker
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for worker in self.started:
+            if worker.process.poll() is None:
+                worker.stop()
+            elif not worker._log.closed:
+                worker._log.close()
