@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.als import check_interactions
-from models.ranking import cap_per_artist, manhattan_scores, minmax, top_n
+from models.ranking import cap_per_artist, manhattan_scores, minmax
 from tables.control import Preferences
 from tables.recommendation import RecommendedItem
 
@@ -97,17 +97,14 @@ def als_contributions(model, user_row, items: Sequence[int], n: int = EXPLAIN_IT
     W = model.confidence_weights(check_interactions(user_row, "user_row"))
     if not len(items) or not W.nnz:
         return [[] for _ in items]
-    Y = model.item_factors_.astype(np.float64)
-    gathered = Y[W.indices]
+    Y = model.item_factors_
+    gathered = Y[W.indices].astype(np.float64)
     A = model.item_gram_ + gathered.T @ (W.data[:, None] * gathered)
     A[np.diag_indices_from(A)] += model._reg(W)[0]
-    weighted = np.linalg.solve(A, Y[np.asarray(items)].T)
+    weighted = np.linalg.solve(A, Y[np.asarray(items)].astype(np.float64).T)
     contributions = (gathered @ weighted) * (1.0 + W.data)[:, None]
-    result = []
-    for column in contributions.T:
-        order, values = top_n(column, n)
-        result.append([(int(W.indices[j]), float(v)) for j, v in zip(order, values)])
-    return result
+    order = np.argsort(-contributions, axis=0, kind="stable")[:n]
+    return [[(int(W.indices[j]), float(contributions[j, c])) for j in order[:, c]] for c in range(len(items))]
 
 
 def nearest_favourites(scaled: np.ndarray, favourites: Sequence[int], items: Sequence[int]) -> list[int]:
