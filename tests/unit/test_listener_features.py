@@ -1,0 +1,265 @@
+"""Issue 6 as plain functions: controls, explanations, exploration, Discover Weekly, emerging, similar.
+
+A small world with known structure: 360 tracks in six sounds (audio features far apart), 40
+listeners who each play two sounds, an ALS trained on them, and every track's catalogue popularity.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from streamproc import personalise, playlists
+from streamproc.consent import ConsentView
+from streamproc.interactions import Interactions
+from streamproc.recommender import Recommender
+from streamproc.settings import Settings
+from tables.control import Control, Preferences, apply_control
+from tables.errors import InvalidMessage
+from tables.track import FEATURES
+
+TRACKS, USERS = 360, 40
+BANNED = "Banned Artist"
+MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc).timestamp()
+WEEK = 7 * 86400.0
+
+
+def sound(i: int) -> int:
+    return i % 6
+
+
+def artist(i: int) -> str:
+    return BANNED if i % 10 == 0 else f"Artist {i % 37}"
+
+
+@pytest.fixture(scope="module")
+def world() -> Recommender:
+    rng = random.Random(6)
+    rec = Recommender(Settings(min_train_users=5, als_factors=16, als_iterations=8, clusters=6, cluster_batch=64,
+                               exploration=0.1, emerging_popularity=20.0))
+    rows = []
+    for i in range(TRACKS):
+        features = {name: 3.0 * sound(i) + rng.random() for name in FEATURES}
+        rec.catalog.upsert({"item_id": f"t{i}", "name": f"Song {i}", "artists": [artist(i)],
+                            "popularity": float(i % 60), "features": features})
+        rows.append([features[name] for name in FEATURES])
+    rec.clusterer.partial_fit(np.array(rows))
+    for u in range(USERS):
+        pool = [i for i in range(TRACKS) if sound(i) in (u % 6, (u + 1) % 6)]
+        rec.interactions.put(f"u{u}", {f"t{i}": float(1 + k % 3) for k, i in enumerate(rng.sample(pool, 25))}, 25)
+    rec.factors = rec.train(rec.interactions.snapshot(), 1)
+    return rec
+
+
+def with_controls(rec: Recommender, **states) -> Recommender:
+    rec.controls = states
+    return rec
+
+
+@pytest.fixture(autouse=True)
+def no_controls(world):
+    world.controls = {}
+    yield
+    world.controls = {}
+
+
+def history(rec: Recommender, user: str) -> dict[str, float]:
+    return dict(rec.interactions.get(user))
+
+
+# The control message ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b'{"user_id": "u", "action": "shout"}', "'action' must be one of"),
+    (b'{"user_id": "u", "action": "exclude_artist"}', "missing 'artist'"),
+    (b'{"user_id": "u", "action": "diversity"}', "needs 'max_per_artist' or 'novelty'"),
+    (b'{"user_id": "u", "action": "diversity", "max_per_artist": -1}', "'max_per_artist' must be"),
+    (b'{"user_id": "u", "action": "diversity", "novelty": 1.5}', "'novelty' must be between 0 and 1"),
+    (b'{"user_id": "u", "action": "playlist", "kind": "weekly"}', "'kind' must be one of"),
+    (b'{"action": "opt_out"}', "missing 'user_id'"),
+    (b'not json', "not JSON"),
+])
+def test_a_bad_control_is_refused_with_its_reason(raw, reason):
+    with pytest.raises(InvalidMessage, match=reason):
+        Control.from_bytes(raw)
+
+
+def test_control_state_follows_the_controls_in_order_and_ignores_a_redelivery():
+    state = apply_control(None, Control("u", "exclude_artist", artist="ABBA"), 0)
+    state = apply_control(state, Control("u", "exclude_artist", artist="abba"), 1)
+    assert state["excluded_artists"] == ["abba"]
+    state = apply_control(state, Control("u", "opt_out"), 2)
+    assert apply_control(state, Control("u", "opt_in"), 2)["opted_out"] is True
+    state = apply_control(state, Control("u", "include_artist", artist="ABBA"), 3)
+    state = apply_control(state, Control("u", "opt_in"), 4)
+    assert state["excluded_artists"] == [] and state["opted_out"] is False
+    round_trip = Control.from_bytes(Control("u", "diversity", max_per_artist=2).to_bytes())
+    assert round_trip.max_per_artist == 2 and round_trip.novelty is None
+
+
+# Ranking with controls -------------------------------------------------------------------------
+
+
+def test_an_excluded_artist_never_appears_in_any_list(world):
+    with_controls(world, u1={"excluded_artists": [BANNED.upper()]})
+    h = history(world, "u1")
+    lists = [
+        world.recommend("u1", h, n=50).items,
+        world.recommend("u1", {}, n=50).items,  # the popular fill
+        playlists.emerging(world, "u1", h, 30),
+        playlists.next_playlist(world, "u1", h, "discover", None, now=MONDAY)[0]["items"],
+    ]
+    for items in lists:
+        ids = [i.item_id if hasattr(i, "item_id") else i["item_id"] for i in items]
+        assert ids and BANNED not in {world.catalog.artists(i)[0] for i in ids}
+
+
+def test_an_opted_out_user_gets_the_popular_list_of_someone_without_history(world):
+    with_controls(world, u2={"opted_out": True})
+    opted = world.recommend("u2", history(world, "u2"))
+    assert opted.model.kind == "popular" and {i.source for i in opted.items} == {"popular"}
+    newcomer = [i.item_id for i in world.recommend("nobody", {}).items if not i.exploration]
+    assert [i.item_id for i in opted.items][: len(newcomer)] == newcomer  # and no exploration
+    assert not any(i.exploration for i in opted.items)
+    assert all(i.explanation == {"kind": "popular", "items": []} for i in opted.items)
+
+
+def test_diversity_caps_items_per_artist_and_novelty_favours_less_popular_items(world):
+    h = history(world, "u3")
+    with_controls(world, u3={"max_per_artist": 1})
+    artists = [world.catalog.artists(i.item_id)[0] for i in world.recommend("u3", h, n=20).items]
+    assert len(artists) == len(set(artists)) == 20
+    plain = world.recommend("other", h, n=10, salt="s").items
+    with_controls(world, u3={"novelty": 1.0})
+    novel = world.recommend("u3", h, n=10, salt="s").items
+    mean = lambda items: np.mean([personalise.popularity_of(world, i.item_id) for i in items])  # noqa: E731
+    assert mean(novel) < mean(plain)
+
+
+# Explanations and exploration ------------------------------------------------------------------
+
+
+def test_every_item_is_explained_by_items_the_user_really_played(world):
+    for user in ("u0", "u7", "u13"):
+        h = history(world, user)
+        items = world.recommend(user, h, n=20).items
+        assert all(i.explanation is not None for i in items)
+        assert all(set(i.explanation["items"]) <= set(h) for i in items)
+        assert any(i.explanation["kind"] == "als" and i.explanation["items"] for i in items)
+
+
+def test_content_explanations_name_the_nearest_favourite(world):
+    world.factors, factors = None, world.factors
+    try:
+        h = history(world, "u4")
+        items = world.recommend("u4", h, n=10).items
+    finally:
+        world.factors = factors
+    content = [i for i in items if i.explanation["kind"] == "content"]
+    assert content
+    for item in content:
+        (favourite,) = item.explanation["items"]
+        assert favourite in h and sound(int(favourite[1:])) == sound(int(item.item_id[1:]))
+
+
+def test_batched_als_explanations_match_the_models_explain(world):
+    factors = world.factors
+    h = history(world, "u5")
+    import scipy.sparse as sp
+
+    known = sorted((factors.item_index[i], r) for i, r in h.items())
+    cols, vals = zip(*known)
+    user_row = sp.csr_matrix((np.array(vals, np.float32), np.array(cols), [0, len(cols)]),
+                             shape=(1, len(factors.item_ids)))
+    items = [0, 5, 9]
+    batched = personalise.als_contributions(factors.model, user_row, items, n=3)
+    for item, found in zip(items, batched):
+        expected = factors.model.explain(user_row, item, n=3)
+        assert [j for j, _ in found] == [j for j, _ in expected]
+        np.testing.assert_allclose([v for _, v in found], [v for _, v in expected], rtol=1e-5)
+
+
+def test_exploration_takes_its_share_from_clusters_the_user_never_plays(world):
+    h = history(world, "u6")
+    _, index, _, labels = world._content_view()
+    usual = {int(labels[index[i]]) for i in h}
+    items = world.recommend("u6", h, n=20, salt="week").items
+    explored = [i for i in items if i.exploration]
+    assert len(explored) == 2 and items[-2:] == explored
+    assert all(int(labels[index[i.item_id]]) not in usual for i in explored)
+    assert all(i.explanation["kind"] == "exploration" for i in explored)
+    assert [i.item_id for i in world.recommend("u6", h, n=20, salt="week").items] == [i.item_id for i in items]
+
+
+# Discover Weekly and emerging ------------------------------------------------------------------
+
+
+def test_discover_has_thirty_distinct_unplayed_items_and_no_repeat_within_four_weeks(world):
+    h = history(world, "u8")
+    record, weeks = None, []
+    for week in range(5):
+        now = MONDAY + week * WEEK
+        message, record = playlists.next_playlist(world, "u8", h, "discover", record, now=now)
+        ids = [i["item_id"] for i in message["items"]]
+        assert message["kind"] == "discover" and len(ids) == len(set(ids)) == 30
+        assert not set(ids) & set(h)
+        assert all(set(ids).isdisjoint(previous) for previous in weeks[-3:])
+        weeks.append(set(ids))
+        again, same = playlists.next_playlist(world, "u8", h, "discover", record, now=now + 3 * 86400)
+        assert again == message and same == record
+    assert len(record["discover"]["entries"]) == 4  # older than 28 days is forgotten
+
+
+def test_emerging_holds_only_items_under_the_threshold_near_the_users_sound(world):
+    h = history(world, "u9")
+    items = playlists.emerging(world, "u9", h, 30)
+    assert len(items) == 30 and not {i.item_id for i in items} & set(h)
+    assert all(world.catalog.popularity(i.item_id) < 20 for i in items)
+    mine = {sound(int(i[1:])) for i in h}
+    close = [i for i in items if not i.exploration]
+    assert sum(sound(int(i.item_id[1:])) in mine for i in close) >= 0.8 * len(close)
+    assert all(set(i.explanation["items"]) <= set(h) for i in items)
+
+
+def test_a_period_starts_at_the_last_firing_of_the_cron_in_its_time_zone():
+    paris = ZoneInfo("Europe/Paris")
+    sunday_night_utc = datetime(2026, 11, 22, 23, 30, tzinfo=timezone.utc).timestamp()  # Monday 00:30 Paris
+    assert playlists.period_start("0 0 * * 1", paris, sunday_night_utc) == "2026-11-23T00:00:00+01:00"
+    assert playlists.period_start("0 0 * * 1", timezone.utc, sunday_night_utc) == "2026-11-16T00:00:00+00:00"
+
+
+# Similar items and the global view -------------------------------------------------------------
+
+
+def test_similar_items_come_from_both_models_and_name_other_artists(world):
+    found = playlists.similar(world, "t7", n=5)
+    assert {i["source"] for i in found["items"]} == {"als", "content"}
+    assert all(sound(int(i["item_id"][1:])) == sound(7) for i in found["items"] if i["source"] == "content")
+    assert found["similar_artists"] and artist(7) not in {a["artist"] for a in found["similar_artists"]}
+    assert playlists.similar(world, "no-such-item") is None
+
+
+def test_opted_out_histories_leave_the_training_view_until_the_user_opts_in():
+    view = ConsentView(Interactions())
+    view.put_history("a", {"x": 1.0}, 1)
+    view.put_history("b", {"x": 2.0, "y": 1.0}, 2)
+    view.put_controls("b", {"opted_out": True})
+    assert [u for u, _ in view.interactions.snapshot()] == ["a"]
+    assert view.interactions.item_users("y") == 0 and view.interactions.total_events == 1
+    view.put_history("b", {"x": 2.0, "y": 1.0, "z": 1.0}, 3)
+    assert view.interactions.get("b") is None
+    view.put_controls("b", {"opted_out": False})
+    assert view.interactions.get("b") == {"x": 2.0, "y": 1.0, "z": 1.0} and view.interactions.total_events == 4
+    view.put_controls("b", {"opted_out": True})
+    view.put_history("b", None)  # forget me: tombstones on both changelogs
+    view.put_controls("b", None)
+    assert view.interactions.get("b") is None and len(view.interactions) == 1
+
+
+def test_preferences_of_no_state_change_nothing():
+    assert Preferences.from_state(None) == Preferences()
