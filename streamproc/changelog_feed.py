@@ -1,9 +1,11 @@
-"""Every worker's global view: the user-history and catalogue changelogs, read in full.
+"""Every worker's global view: the user-history, catalogue and controls changelogs, read in full.
 
 A worker's tables hold only the partitions it owns, but the factor model trains on every
-user and ranking draws from the whole catalogue. Each worker therefore follows both
+user and ranking draws from the whole catalogue. Each worker therefore follows the
 changelog topics from the beginning with a plain consumer (no consumer group, so every
 worker reads every partition) and applies each record to the recommender's global state.
+The controls changelog says who opted out: their histories stay out of the view
+(:mod:`streamproc.consent`); a forgotten user's tombstones remove them.
 """
 
 from __future__ import annotations

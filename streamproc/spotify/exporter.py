@@ -25,10 +25,8 @@ from streamproc.kafka_clients import REQUEST_TIMEOUT_MS, start_client
 from streamproc.spotify.client import PAGE_LIMIT, paged
 from tables.codec import decode_object
 from tables.errors import InvalidMessage
-from tables.topics import RECOMMENDATIONS
+from tables.topics import PLAYLISTS, RECOMMENDATIONS
 
-# Written by the discover/emerging playlist job; named here until that job adds it to tables.topics.
-PLAYLISTS = "playlists"
 KINDS = ("recommendations", "discover", "emerging")
 READ_TIMEOUT_S = 60.0
 # The most URIs one replace or add request of the Web API takes.
