@@ -134,12 +134,12 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> fl
 class Workers:
     """Workers of one app on one broker, each with its own data directory; all stopped on exit."""
 
-    def __init__(self, bootstrap: str, root: Any, **settings: str) -> None:
+    def __init__(self, bootstrap: str, root: Any, app_id: str | None = None, **settings: str) -> None:
         import uuid
 
         self.bootstrap = bootstrap
         self.root = root
-        self.app_id = f"sp-{uuid.uuid4().hex[:8]}"
+        self.app_id = app_id or f"sp-{uuid.uuid4().hex[:8]}"
         self.settings = settings
         self.started: list[WorkerProcess] = []
 
