@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 BATCH = 5000
 RETRY_S = 1.0
 # Opted-out users' histories stay out of the global view until they opt back in.
-consent = ConsentView(recommender.interactions)
+consent = ConsentView(recommender.interactions, on_change=recommender.request_retrain)
 
 
 def apply_record(topic: str, key: bytes, value: bytes | None) -> None:

@@ -18,16 +18,22 @@ are tombstones on both changelogs, so nothing of them is held.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from streamproc.interactions import History, Interactions
 
 
 class ConsentView:
-    """Applies history and control-state changelog records to ``interactions``, honouring opt-outs."""
+    """Applies history and control-state changelog records to ``interactions``, honouring opt-outs.
 
-    def __init__(self, interactions: Interactions) -> None:
+    ``on_change`` is called whenever a user leaves or rejoins the view (an opt-out, an opt-in, a
+    forgotten history), so that the model can be trained again without (or with) them.
+    """
+
+    def __init__(self, interactions: Interactions, on_change: Callable[[], None] | None = None) -> None:
         self.interactions = interactions
+        self.on_change = on_change or (lambda: None)
         self.opted_out: set[str] = set()
         self._held: dict[str, tuple[History, int]] = {}
 
@@ -39,6 +45,8 @@ class ConsentView:
             else:
                 self._held[user_id] = (items, events)
             return
+        if items is None and self.interactions.get(user_id) is not None:
+            self.on_change()
         self.interactions.put(user_id, items, events)
 
     def put_controls(self, user_id: str, state: dict[str, Any] | None) -> None:
@@ -50,8 +58,10 @@ class ConsentView:
             if history is not None:
                 self._held[user_id] = (history, self.interactions.events(user_id))
                 self.interactions.put(user_id, None)
+                self.on_change()
         elif not out and user_id in self.opted_out:
             self.opted_out.discard(user_id)
             held = self._held.pop(user_id, None)
             if held is not None:
                 self.interactions.put(user_id, *held)
+                self.on_change()

@@ -56,17 +56,37 @@ class Recommender:
         self._content: tuple[tuple[int, int], list[str], dict[str, int], np.ndarray, np.ndarray] | None = None
         # user id → the user's ``user_controls`` state (the worker sets its table here)
         self.controls: Mapping[str, Any] = {}
+        # set when a user left or rejoined the training view (opt-out, opt-in, forget me)
+        self.retrain_requested = False
 
     # Training ------------------------------------------------------------------------------
 
     def training_due(self, now: float | None = None) -> bool:
-        """Return True when enough new events have arrived, or enough time has passed with some."""
+        """Return True when enough new events have arrived, or enough time has passed with some.
+
+        Also True (once: the request is cleared) after :meth:`request_retrain`, when a user left or
+        rejoined the training view, so that the next model is trained without an opted-out user.
+        """
+        due = self._training_due(now)
+        if due:
+            self.retrain_requested = False
+        return due
+
+    def _training_due(self, now: float | None) -> bool:
+        if len(self.interactions) < self.settings.min_train_users:
+            return False
+        if self.retrain_requested and self.factors is not None:
+            return True
         new = self.interactions.total_events - self.events_at_training
-        if new <= 0 or len(self.interactions) < self.settings.min_train_users:
+        if new <= 0:
             return False
         if self.factors is None or new >= self.settings.retrain_events:
             return True
         return (now or time.time()) - self.factors.trained_at >= self.settings.retrain_seconds
+
+    def request_retrain(self) -> None:
+        """Ask for a new model at the next :meth:`training_due` check (the view of users changed)."""
+        self.retrain_requested = True
 
     def train(self, histories: list[tuple[str, History]], version: int) -> FactorModel:
         """Fit a new factor model on ``histories`` (a snapshot; safe to call off the event loop)."""

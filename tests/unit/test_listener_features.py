@@ -263,3 +263,19 @@ def test_opted_out_histories_leave_the_training_view_until_the_user_opts_in():
 
 def test_preferences_of_no_state_change_nothing():
     assert Preferences.from_state(None) == Preferences()
+
+
+def test_a_user_leaving_or_rejoining_the_view_asks_for_a_new_model(world):
+    rec = Recommender(world.settings)
+    view = ConsentView(rec.interactions, on_change=rec.request_retrain)
+    for user, history in world.interactions.snapshot():
+        view.put_history(user, history, len(history))
+    assert rec.training_due()
+    rec.factors, rec.events_at_training = world.factors, rec.interactions.total_events
+    assert not rec.training_due()
+    view.put_controls("u1", {"opted_out": True})
+    assert rec.training_due() and not rec.training_due()  # once
+    view.put_controls("u1", {"opted_out": False})
+    assert rec.training_due()
+    view.put_history("u2", None)  # forget me
+    assert rec.training_due()
