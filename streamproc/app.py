@@ -2,7 +2,9 @@
 
 Settings come from :mod:`streamproc.settings`. The broker is reached through
 :mod:`streamproc.transport` (Faust's aiokafka driver with a short fetch wait), and the
-session timeout is short so that group joins and failovers take seconds, not minutes.
+session timeout is short so that group joins and failovers take seconds, not minutes. Agents,
+tasks and pages live in their own modules, which Faust's autodiscovery imports when a worker
+starts (they import ``app`` from here, so this module imports none of them).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from streamproc.producer import MAX_REQUEST_BYTES
 from streamproc.recommender import Recommender
 from streamproc.settings import settings
 from streamproc.transport import transport_url
+
+DISCOVERED_MODULES = ["agents", "streamproc.changelog_feed", "streamproc.web"]
 
 app = faust.App(
     settings.app_id,
@@ -31,6 +35,9 @@ app = faust.App(
     web_port=settings.web_port,
     web_in_thread=False,
     table_cleanup_interval=3600.0,
+    # The modules that register agents, tasks and pages on the app, imported by the worker at start.
+    autodiscover=DISCOVERED_MODULES,
+    origin="streamproc",
 )
 
 recommender = Recommender(settings)
