@@ -51,6 +51,8 @@ class Settings:
     als_regularization: float = 0.05
     als_alpha: float = 1.0
     als_confidence: str = "log1p"
+    als_regularization_mode: str = "weighted"
+    als_solver: str = "cg"
     als_threads: int = 1
     min_als_items: int = 1
     clusters: int = 12
