@@ -98,6 +98,8 @@ class Recommender:
             alpha=s.als_alpha,
             iterations=s.als_iterations,
             confidence=s.als_confidence,
+            regularization_mode=s.als_regularization_mode,
+            solver=s.als_solver,
             num_threads=s.als_threads,
             random_state=version,
         )
