@@ -17,6 +17,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from streamproc.producer import Message, send_messages
+from tables.control import Control
 from tables.listen import Listen
 from tables.topics import CONTROLS, DEAD_LETTERS, LISTENS, RECOMMENDATIONS, TRACKS
 from tables.track import FEATURES, Track
@@ -125,38 +126,47 @@ def test_controls_playlists_and_explanations_on_a_running_worker(broker, start_w
             named += bool(item["explanation"]["items"])
     assert named > 0
 
-    # Controls: one bad message, exclude an artist, opt out, forget; each honoured in the user's
-    # next list (read once the worker has sent every list of the listens).
+    # Controls, each honoured in the user's next list (read once the worker has sent every list of
+    # the listens). First those that leave the model alone: a bad message, excluded artists, a cap.
     reader.settle()
-    send_messages(broker.bootstrap, [Message(CONTROLS, "user-1", b'{"user_id": "user-1", "action": "shout"}')],
-                  progress=False)
-    before = {u: len(reader.values(RECOMMENDATIONS, u)) for u in ("user-1", "user-2", "user-3", "user-5")}
-    for args in (["exclude-artist", BANNED, "--user", "user-1"], ["opt-out", "--user", "user-2"],
-                 ["diversity", "--max-per-artist", "1", "--user", "user-5"],
-                 ["exclude-artist", "Artist 1", "--user", "user-3"]):
-        done = streamproc("control", *args, "--broker", broker.bootstrap, timeout=60)
-        assert done.returncode == 0, done.stderr
-    # user-3 gets a key in every user table (history, list, controls, playlists), then is forgotten.
+    users = ("user-1", "user-2", "user-3", "user-5")
+    before = {u: len(reader.values(RECOMMENDATIONS, u)) for u in users}
+    done = streamproc("control", "exclude-artist", BANNED, "--user", "user-1", "--broker", broker.bootstrap)
+    assert done.returncode == 0, done.stderr
+    send_messages(broker.bootstrap, [
+        Message(CONTROLS, "user-1", b'{"user_id": "user-1", "action": "shout"}'),
+        Message(CONTROLS, "user-5", Control("user-5", "diversity", max_per_artist=1).to_bytes()),
+        Message(CONTROLS, "user-3", Control("user-3", "exclude_artist", artist="Artist 1").to_bytes()),
+    ], progress=False)
+    # user-3 gets a key in every user table (history, list, controls, playlists), to be forgotten.
     asked = streamproc("playlist", "emerging", "--user", "user-3", "--json", "--broker", broker.bootstrap)
     assert asked.returncode == 0, asked.stderr
-    done = streamproc("control", "forget", "--user", "user-3", "--broker", broker.bootstrap, timeout=60)
-    assert done.returncode == 0, done.stderr
-    reader.until(lambda ms: all(len(reader.values(RECOMMENDATIONS, u)) > before[u] for u in before)
-                 and len(reader.values(RECOMMENDATIONS, "user-3")) > before["user-3"] + 1)
+    reader.until(lambda ms: all(len(reader.values(RECOMMENDATIONS, u)) > before[u] for u in ("user-1", "user-5")))
     excluded = reader.values(RECOMMENDATIONS, "user-1")[before["user-1"]]
     assert BANNED not in {artist_of[i["item_id"]] for i in excluded["items"]}
-    opted_out = reader.values(RECOMMENDATIONS, "user-2")[before["user-2"]]
-    assert opted_out["model"]["kind"] == "popular" and {i["source"] for i in opted_out["items"]} == {"popular"}
     diverse = [artist_of[i["item_id"]] for i in reader.values(RECOMMENDATIONS, "user-5")[before["user-5"]]["items"]]
     assert len(diverse) == len(set(diverse)) == 10
-    forgotten = reader.values(RECOMMENDATIONS, "user-3")[before["user-3"] + 1]
+
+    # Then an opt-out and a forget-me, together (each makes the model train again, and the new
+    # model re-ranks every user; sent together, both are applied before that).
+    reader.settle()
+    before = {u: len(reader.values(RECOMMENDATIONS, u)) for u in users}
+    send_messages(broker.bootstrap, [Message(CONTROLS, "user-3", Control("user-3", "forget").to_bytes()),
+                                     Message(CONTROLS, "user-2", Control("user-2", "opt_out").to_bytes())],
+                  progress=False)
+    reader.until(lambda ms: all(len(reader.values(RECOMMENDATIONS, u)) > before[u] for u in ("user-2", "user-3")))
+    opted_out = reader.values(RECOMMENDATIONS, "user-2")[before["user-2"]:]
+    assert all(v["model"]["kind"] == "popular" and {i["source"] for i in v["items"]} == {"popular"}
+               for v in opted_out)
+    forgotten = reader.values(RECOMMENDATIONS, "user-3")[before["user-3"]]
     assert forgotten["model"]["kind"] == "popular"
     assert all(not i["explanation"]["items"] for i in forgotten["items"])
 
     # The opted-out user leaves the global view the model trains on; the forgotten one too.
-    deadline = time.monotonic() + 20
-    while worker.get_json("/api/stats/")[1]["users"] != USERS - 2:
-        assert time.monotonic() < deadline, worker.get_json("/api/stats/")
+    # and the model is trained again without them.
+    deadline = time.monotonic() + 30
+    while (stats := worker.get_json("/api/stats/")[1])["users"] != USERS - 2 or stats["model"]["users"] != USERS - 2:
+        assert time.monotonic() < deadline, stats
         time.sleep(0.3)
     assert worker.get_json("/api/users/user-3/")[0] == 404
 
