@@ -89,9 +89,11 @@ async def refresh_owned_users(version: int) -> int:
             if history is None or (latest and latest["generated_at"] >= factors.trained_at):
                 continue
             value = _ranked(user_id, history, None)
-            await recommendations_topic.send(key=user_id.encode(), value=encode(value))
+            # The table first, in the same step as the history check: a forget-me handled while
+            # the send waits then deletes this key instead of finding it written back after.
             with under_event(placed):
                 latest_recommendations[user_id] = value
+            await recommendations_topic.send(key=user_id.encode(), value=encode(value))
             refreshed += 1
             if refreshed % SLICE == 0:
                 await asyncio.sleep(0)
