@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from faust.types import EventT
 
 from agents.dead_letters import send_dead_letter
 from agents.event_context import under_event
 from streamproc.app import app, recommender
-from streamproc.playlists import next_playlist
+from streamproc.playlists import next_playlist, schedule
 from streamproc.settings import settings
 from tables.codec import encode
 from tables.control import PLAYLIST_KINDS, Control, apply_control
@@ -48,6 +47,7 @@ EMPTY_HISTORY = {"items": {}, "events": 0, "offset": -1}
 
 # Ranking reads each user's controls from the table, local since it is co-partitioned.
 recommender.controls = user_controls
+ZONE = schedule(settings.discover_cron, settings.timezone)
 
 
 def is_control(event: EventT) -> bool:
@@ -82,7 +82,7 @@ async def handle_control(event: EventT, changed: dict[str, tuple[EventT, dict[st
         history = changed[user_id][1] if user_id in changed else user_history.get(user_id) or EMPTY_HISTORY
         message, record = next_playlist(
             recommender, user_id, history["items"], control.kind, user_playlists.get(user_id),
-            tz=ZoneInfo(settings.timezone),
+            tz=ZONE,
         )
         with under_event(event):
             user_playlists[user_id] = record
@@ -109,7 +109,7 @@ async def forget(event: EventT, user_id: str, changed: dict, controlled: dict) -
     log.info("forgot user %r", user_id)
 
 
-@app.crontab(settings.discover_cron, timezone=ZoneInfo(settings.timezone))
+@app.crontab(settings.discover_cron, timezone=ZONE)
 async def refresh_playlists() -> None:
     """Ask for this period's playlists of every user of the partitions this worker owns."""
     users = [key.decode() if isinstance(key, bytes) else key for key in list(user_history.keys())]

@@ -28,6 +28,7 @@ from croniter import croniter
 from models.content import nearest_items
 from models.ranking import blend, manhattan_scores, minmax
 from streamproc import personalise
+from streamproc.settings import SettingsError
 from tables.control import Preferences
 from tables.recommendation import RecommendedItem
 
@@ -221,7 +222,25 @@ def _similar_entry(rec: "Recommender", item_id: str, score: float, source: str) 
             "score": float(score), "source": source}
 
 
-def _zone(name: str) -> tzinfo:
-    from zoneinfo import ZoneInfo
+def schedule(cron: str, timezone: str) -> tzinfo:
+    """Return the time zone of the playlist schedule; raise SettingsError for a bad cron line or zone.
 
-    return ZoneInfo(name)
+    >>> schedule("0 0 * * 1", "Europe/Paris")
+    zoneinfo.ZoneInfo(key='Europe/Paris')
+    >>> schedule("every monday", "UTC")
+    Traceback (most recent call last):
+    ...
+    streamproc.settings.SettingsError: STREAMPROC_DISCOVER_CRON='every monday' is not a cron line (minute hour day month weekday)
+    """
+    if not croniter.is_valid(cron):
+        raise SettingsError(f"STREAMPROC_DISCOVER_CRON={cron!r} is not a cron line (minute hour day month weekday)")
+    return _zone(timezone)
+
+
+def _zone(name: str) -> tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"STREAMPROC_TIMEZONE={name!r} is not a time zone (e.g. Europe/Paris, UTC)") from None

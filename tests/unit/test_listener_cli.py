@@ -29,3 +29,17 @@ def test_a_bad_kind_or_action_is_a_usage_error(capsys):
     assert exit.value.code == 2
     with pytest.raises(SystemExit):
         main(["control", "shout", "--user", "u"])
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("STREAMPROC_TIMEZONE", "Mars/Base", "is not a time zone"),
+    ("STREAMPROC_DISCOVER_CRON", "weekly", "is not a cron line"),
+])
+def test_a_bad_playlist_schedule_stops_the_worker_in_one_line(variable, value, message, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "streamproc.cli", "worker", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, variable: value})
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and message in done.stderr
