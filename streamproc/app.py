@@ -16,7 +16,7 @@ from streamproc.recommender import Recommender
 from streamproc.settings import settings
 from streamproc.transport import transport_url
 
-DISCOVERED_MODULES = ["agents", "streamproc.changelog_feed", "streamproc.web"]
+DISCOVERED_MODULES = ["agents", "streamproc.changelog_feed", "streamproc.web", "streamproc.web_playlists"]
 
 app = faust.App(
     settings.app_id,
