@@ -76,8 +76,8 @@ async def home(web: View, request: Request) -> Response:
         ("events", "events", f"{state['events']:,}"),
         ("dead_letters", "dead letters", f"{state['dead_letters']:,}"),
         ("lag", "lag (messages)", f"{_total(stream['lag']):,}" if "lag" in stream else "–"),
-        ("latency", "latency p50 / p99 (ms)",
-         f"{latency['p50']} / {latency['p99']}" if latency.get("p50") is not None else "–"),
+        ("latency", "latency p50 / p99",
+         f"{_ms(latency['p50'])} / {_ms(latency['p99'])}" if latency.get("p50") is not None else "–"),
     ]
     boxes = "".join(
         f"<div class='counter'><b id='{key}'>{esc(value)}</b>{esc(label)}</div>" for key, label, value in counters
@@ -97,6 +97,11 @@ async def home(web: View, request: Request) -> Response:
     return web.html(page("Overview", body, script=HOME_SCRIPT))
 
 
+def _ms(value: float) -> str:
+    """Return a latency in milliseconds as ``120 ms`` or, from a second up, ``1.5 s``."""
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
+
+
 def _total(value: Any) -> int:
     """Return the sum of the numbers in a nested dict (lag is topic → partition → messages)."""
     if isinstance(value, dict):
@@ -108,6 +113,7 @@ HOME_SCRIPT = """
 const $ = id => document.getElementById(id), fmt = n => Number(n).toLocaleString('en');
 const total = v => typeof v === 'number' ? v : v && typeof v === 'object'
   ? Object.values(v).reduce((a, b) => a + total(b), 0) : 0;
+const ms = v => v < 1000 ? Math.round(v) + ' ms' : (v / 1000).toFixed(1) + ' s';
 const utc = t => t ? new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : 'not yet';
 let previous = null, refreshes = 0;
 async function refresh() {
@@ -122,7 +128,7 @@ async function refresh() {
     $('dead_letters').textContent = fmt(stream.dead_letters ?? s.dead_letters);
     if (stream.lag) $('lag').textContent = fmt(total(stream.lag));
     const lat = stream.latency_ms;
-    if (lat && lat.p50 != null) $('latency').textContent = lat.p50 + ' / ' + lat.p99;
+    if (lat && lat.p50 != null) $('latency').textContent = ms(lat.p50) + ' / ' + ms(lat.p99);
     $('model_version').textContent = m.version;
     $('trained_at').textContent = utc(m.trained_at);
     $('trained_on').textContent = fmt(m.users) + ' users × ' + fmt(m.items) + ' items'
@@ -184,7 +190,8 @@ def _user_body(view: dict[str, Any]) -> str:
     model = recs.get("model") or {}
     return (
         f"<p class='muted'>{view['events']:,} events · list made {esc(format_time(recs.get('generated_at')))} "
-        f"by {esc(model.get('kind', '?'))} (model version {esc(model.get('version', 0))})</p>"
+        f"by {esc(model.get('kind', '?'))} (model version {esc(model.get('version', 0))}) · "
+        f"<a href='{user_href(view['user_id'])}playlists/'>their weekly playlists</a></p>"
         "<div class='cols'>"
         f"<section><h2>Recommended</h2><ol id='recommendations'>{items}</ol></section>"
         f"<section><h2>Most played</h2><ol id='most-played'>{played}</ol>"

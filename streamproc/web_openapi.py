@@ -1,7 +1,8 @@
 """The OpenAPI 3 description of the web view's JSON API, served at ``/api/openapi.json``.
 
-Kept next to the routes by hand; ``tests/integration/test_web_pages.py`` calls every path it
-documents on a running worker, so a route that disappears or a path that is not served fails there.
+Written by hand, for the routes of :mod:`streamproc.web` and :mod:`streamproc.web_playlists`
+alike; ``tests/integration/test_web_pages.py`` calls every path it documents on a running worker
+and checks that the answer is one of the documented ones, so a path that is not served fails there.
 """
 
 from __future__ import annotations
@@ -77,6 +78,34 @@ SPEC: dict[str, Any] = {
                 "responses": {
                     "200": _json("what matched", {"$ref": "#/components/schemas/Search"}),
                     "400": _error(f"the query is missing, blank or longer than {MAX_QUERY} characters"),
+                },
+            }
+        },
+        "/api/users/{user_id}/playlists/{kind}": {
+            "get": {
+                "summary": "The user's latest playlist of a kind, as sent to `playlists` (streamproc.web_playlists)",
+                "parameters": [_USER_ID, {
+                    "name": "kind", "in": "path", "required": True,
+                    "schema": {"enum": ["discover", "emerging"]},
+                }],
+                "responses": {
+                    "200": _json("the `playlists` message", {"type": "object"}),
+                    "404": _error("an unknown kind, or no list of that kind for the user yet"),
+                },
+            }
+        },
+        "/api/items/{item_id}/similar": {
+            "get": {
+                "summary": "Items (ALS factors, audio features) and artists similar to an item (streamproc.web_playlists)",
+                "parameters": [
+                    {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "n", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
+                ],
+                "responses": {
+                    "200": _json("similar items, each with its `source`, and similar artists", {"type": "object"}),
+                    "400": _error("n is not a whole number between 1 and 100"),
+                    "404": _error("unknown item"),
                 },
             }
         },
