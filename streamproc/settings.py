@@ -42,7 +42,7 @@ class Settings:
     weight_playlist_add: float = 3.0
     max_message_bytes: int = 65536
     batch_size: int = 1000
-    batch_seconds: float = 0.05
+    batch_seconds: float = 0.01
     retrain_events: int = 20000
     retrain_seconds: float = 60.0
     min_train_users: int = 20
@@ -60,7 +60,7 @@ class Settings:
     content_clusters: int = 2
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
-    fetch_max_wait_ms: int = 100
+    fetch_max_wait_ms: int = 20
     discover_cron: str = "0 0 * * 1"
     timezone: str = "UTC"
     discover_size: int = 30

@@ -39,19 +39,19 @@ def user_events(worker, user_id: str) -> int | None:
 
 
 def test_sigkill_mid_stream_loses_nothing_and_an_empty_worker_restores(broker, tmp_path):
-    listens = simulated(n_users=200, n_events=6000, seed=3)
+    listens = simulated(n_users=200, n_events=4000, seed=3)
     producer = Producer(broker.bootstrap)
     with Workers(broker.bootstrap, tmp_path) as workers:
         w1 = workers.start("w1")
         w2 = workers.start("w2")
         wait_until(lambda: split(w1, w2), 60, "two workers split the partitions")
 
-        sent = send_listens(producer, listens[:3000], rate=1500)
+        sent = send_listens(producer, listens[:2000], rate=2000)
         producer.flush()
         lost = owned(w2)
         w2.kill()
         killed_at = time.monotonic()
-        sent += send_listens(producer, listens[3000:], rate=1500)
+        sent += send_listens(producer, listens[2000:], rate=2000)
         producer.flush()
 
         took_over = wait_until(lambda: owned(w1) == PARTITIONS, FAILOVER_BUDGET_S,
