@@ -53,3 +53,34 @@ def test_worker_restarts_with_stale_state_after_the_broker_lost_everything(tmp_p
             status, body = worker.get_json(f"/api/users/{after[0].user_id}/")
             assert status == 200 and body["events"] == sent[after[0].user_id]
             assert worker.process.poll() is None
+
+
+def test_table_recovery_gets_the_true_end_of_a_partition_not_listoffsets(broker):
+    """Regression: ListOffsets on this broker answers the start of the last batch plus one, so a
+    worker taking over partitions stopped with ConsistencyError; the transport asks a fetch."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from streamproc.transport import true_highwaters
+
+    async def ends() -> tuple[int, int]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=50)
+        await producer.start()
+        try:
+            for i in range(25):
+                await producer.send("one-batch", b"%d" % i, partition=0)
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            listed = await consumer.end_offsets([TopicPartition("one-batch", 0)])
+        finally:
+            await consumer.stop()
+        fetched = await true_highwaters(broker.bootstrap, listed)
+        return next(iter(listed.values())), next(iter(fetched.values()))
+
+    listed, fetched = asyncio.run(ends())
+    assert fetched == 25
+    assert listed <= fetched
