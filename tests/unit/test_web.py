@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-from streamproc import web_clusters, web_html, web_search
+from streamproc import web_clusters, web_search
 from streamproc.recommender import Recommender
 from streamproc.settings import Settings
 from streamproc.web_clusters import SAMPLE, ClusterSummary
 from tables.track import FEATURES
-
-
-@pytest.mark.parametrize("module", [web_html, web_search])
-def test_docstring_examples(module) -> None:
-    failures, tried = doctest.testmod(module)
-    assert tried and not failures
 
 
 def _track(item_id: str, values: np.ndarray, name: str = "") -> dict:
