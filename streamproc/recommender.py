@@ -189,8 +189,9 @@ class Recommender:
         key = (self.catalog.version, self.clusterer.n_seen_)
         if self._content is None or self._content[0] != key:
             ids, raw = self.catalog.feature_matrix()
-            scaled = self.clusterer.transform(raw)
-            labels = self.clusterer.predict(raw)
+            # The clusterer may have learnt from tracks this worker's catalogue feed has not reached yet.
+            scaled = self.clusterer.transform(raw) if ids else raw
+            labels = self.clusterer.predict(raw) if ids else np.empty(0, dtype=np.int64)
             self._content = (key, ids, {item: i for i, item in enumerate(ids)}, scaled, labels)
         return self._content[1], self._content[2], self._content[3], self._content[4]
 
