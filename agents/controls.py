@@ -25,6 +25,7 @@ from faust.types import EventT
 
 from agents.dead_letters import send_dead_letter
 from agents.event_context import under_event
+from agents.user_key import require_user_key
 from streamproc.app import app, recommender
 from streamproc.playlists import next_playlist, schedule
 from streamproc.settings import settings
@@ -58,9 +59,7 @@ def is_control(event: EventT) -> bool:
 def parse(event: EventT) -> Control:
     """Return the control in ``event``, checked to be keyed by its user."""
     control = Control.from_bytes(event.message.value, settings.max_message_bytes)
-    key = event.message.key
-    if key is None or key.decode(errors="replace") != control.user_id:
-        raise InvalidMessage(f"key {key!r:.40} is not the user_id {control.user_id!r:.40}; controls are keyed by user")
+    require_user_key(event, control.user_id)
     return control
 
 

@@ -16,6 +16,7 @@ from agents.controls import handle_control, is_control
 from agents.dead_letters import send_dead_letter
 from agents.event_context import under_event
 from agents.ranking import publish_recommendations
+from agents.user_key import require_user_key
 from streamproc.app import app
 from streamproc.settings import settings
 from streamproc.stats import stats
@@ -49,9 +50,7 @@ def apply(history: dict[str, Any] | None, listen: Listen, offset: int) -> dict[s
 def parse(event: EventT) -> Listen:
     """Return the listen in ``event``, checked to be keyed by its user (the table is partitioned by user)."""
     listen = Listen.from_bytes(event.message.value, settings.max_message_bytes)
-    key = event.message.key
-    if key is None or key.decode(errors="replace") != listen.user_id:
-        raise InvalidMessage(f"key {key!r:.40} is not the user_id {listen.user_id!r:.40}; listens are keyed by user")
+    require_user_key(event, listen.user_id)
     return listen
 
 
