@@ -20,7 +20,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.als
+	$(BIN)/python -m bench.scaling
 	$(BIN)/python -m bench.content
+	$(BIN)/python -m bench.lastfm_replay
 
 clean:
 	rm -rf $(VENV) .streamproc .pytest_cache *.egg-info
