@@ -218,12 +218,11 @@ class Recommender:
         if len(items) >= n:
             return items
         taken = seen | {item.item_id for item in items}
-        plays = self.interactions.item_popularity()
         artists = personalise.artist_counts(self, items)
         for item in self.popular_items():
             if len(items) == n:
                 break
             if item not in taken and personalise.artist_allows(self, item, prefs, artists):
-                items.append(RecommendedItem(item, float(plays[item]), "popular"))
+                items.append(RecommendedItem(item, float(self.interactions.item_users(item)), "popular"))
                 taken.add(item)
         return items
