@@ -172,3 +172,14 @@ def test_fit_does_not_modify_its_input_and_is_reproducible():
     first, second = fitted(plays, num_threads=2), fitted(plays, num_threads=2)
     assert (plays != before).nnz == 0
     np.testing.assert_array_equal(first.item_factors_, second.item_factors_)
+
+
+def test_fold_in_users_equals_one_fold_in_per_user():
+    plays = sp.random(30, 40, density=0.2, random_state=3, format="csr") * 10
+    model = ImplicitALS(factors=8, iterations=5, random_state=0).fit(plays)
+    batch = model.fold_in_users(plays[5:15])
+    single = np.vstack([model.fold_in(plays[u]) for u in range(5, 15)])
+    assert batch.shape == (10, 8)
+    assert np.allclose(batch, single, atol=1e-4)
+    with pytest.raises(ValueError, match="40 columns"):
+        model.fold_in_users(sp.csr_matrix((2, 39)))
