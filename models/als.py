@@ -40,7 +40,11 @@ REGULARIZATION_MODES = ("plain", "weighted")
 
 
 def check_interactions(matrix, name: str = "user_items", dtype=np.float64) -> sp.csr_matrix:
-    """Return a ``dtype`` CSR copy of ``matrix`` without explicit zeros, or raise ValueError.
+    """Return ``matrix`` as a ``dtype`` CSR matrix with sorted indices and no explicit zeros, or raise ValueError.
+
+    An input already in that form shares its index arrays (and its data, if already
+    ``dtype``) with the result, so a large matrix is not copied; the result must not be
+    modified in place. Any other input is copied first.
 
     >>> check_interactions(sp.csr_matrix([[1.0, -2.0]]))
     Traceback (most recent call last):
@@ -51,14 +55,19 @@ def check_interactions(matrix, name: str = "user_items", dtype=np.float64) -> sp
         raise ValueError(f"{name} must be a scipy.sparse matrix, got {type(matrix).__name__}")
     if matrix.ndim != 2 or 0 in matrix.shape:
         raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {matrix.shape}")
-    matrix = matrix.astype(dtype, copy=True).tocsr(copy=False)
+    matrix = matrix.tocsr(copy=False)
+    # Built from its parts: scipy's astype would copy the index arrays too.
+    matrix = sp.csr_matrix((matrix.data.astype(dtype, copy=False), matrix.indices, matrix.indptr),
+                           shape=matrix.shape, copy=False)
     if not np.isfinite(matrix.data).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    negative = int((matrix.data < 0).sum())
+    negative = int(np.count_nonzero(matrix.data < 0))
     if negative:
         raise ValueError(f"{name} has {negative} negative value(s); weights must be non-negative play counts")
-    matrix.eliminate_zeros()
-    matrix.sort_indices()
+    if not matrix.has_canonical_format or not matrix.data.all():
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+        matrix.eliminate_zeros()
     return matrix
 
 
@@ -115,9 +124,10 @@ class ImplicitALS:
         >>> ImplicitALS(alpha=2.0, confidence="linear").confidence_weights(sp.csr_matrix([[3.0, 0]])).toarray()
         array([[6., 0.]])
         """
-        data = user_items.data
-        data = self.alpha * (np.log1p(data) if self.confidence == "log1p" else data)
-        return sp.csr_matrix((data, user_items.indices, user_items.indptr), shape=user_items.shape)
+        data = np.log1p(user_items.data) if self.confidence == "log1p" else user_items.data.copy()
+        data *= self.alpha
+        # Built from its parts, the result shares the index arrays instead of copying them.
+        return sp.csr_matrix((data, user_items.indices, user_items.indptr), shape=user_items.shape, copy=False)
 
     def _reg(self, W: sp.csr_matrix) -> np.ndarray:
         """Return each row's lambda: constant, or lambda * n_u (at least one) when weighted."""
@@ -142,8 +152,10 @@ class ImplicitALS:
         rng = np.random.default_rng(self.random_state)
         n_users, n_items = Wu.shape
         # Small positive factors, as implicit starts, so the first sweeps see near-zero predictions.
-        X = (rng.random((n_users, self.factors)) * 0.01).astype(self.dtype)
-        Y = (rng.random((n_items, self.factors)) * 0.01).astype(self.dtype)
+        X = rng.random((n_users, self.factors), dtype=self.dtype)
+        Y = rng.random((n_items, self.factors), dtype=self.dtype)
+        X *= 0.01
+        Y *= 0.01
         self.loss_history_ = []
         # The sweeps share their rows among Python threads; BLAS threads on top would oversubscribe.
         with threadpool_limits(1 if self._workers() > 1 else self.num_threads):
