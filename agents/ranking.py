@@ -24,25 +24,33 @@ from agents.event_context import under_event
 from streamproc.app import app, recommender
 from streamproc.stats import stats
 from tables.codec import encode
+from tables.recommendation import Recommendation
 from tables.store import latest_recommendations, listens_topic, recommendations_topic, user_history
 
 log = logging.getLogger(__name__)
-SLICE = 50
+# Users ranked together between two yields to the event loop.
+SLICE = 200
 
 
 async def publish_recommendations(changed: dict[str, tuple[EventT, dict[str, Any]]]) -> None:
-    """Rank and publish the recommendations of each user in ``changed`` (user → (event, history))."""
+    """Rank and publish the recommendations of each user in ``changed`` (user → (event, history)).
+
+    Users are ranked together, a slice at a time, with the event loop free between slices.
+    """
     latencies = []
-    for done, (user_id, (event, history)) in enumerate(changed.items(), 1):
-        produced_at = event.message.timestamp
-        value = _ranked(user_id, history, produced_at)
-        await recommendations_topic.send(key=user_id.encode(), value=encode(value))
-        with under_event(event):
-            latest_recommendations[user_id] = value
-        if produced_at:
-            latencies.append(time.time() - produced_at)
-        if done % SLICE == 0:
-            await asyncio.sleep(0)
+    entries = list(changed.items())
+    for start in range(0, len(entries), SLICE):
+        part = entries[start:start + SLICE]
+        ranked = recommender.recommend_many([(user_id, history["items"]) for user_id, (_, history) in part])
+        for (user_id, (event, _)), recommendation in zip(part, ranked):
+            produced_at = event.message.timestamp
+            value = _value(recommendation, produced_at)
+            await recommendations_topic.send(key=user_id.encode(), value=encode(value))
+            with under_event(event):
+                latest_recommendations[user_id] = value
+            if produced_at:
+                latencies.append(time.time() - produced_at)
+        await asyncio.sleep(0)
     stats.record_latencies(latencies)
 
 
@@ -79,29 +87,39 @@ async def refresh_owned_users(version: int) -> int:
     refreshed = 0
     for partition, user_ids in owned_users():
         placed = _Placed(partition)
-        for user_id in user_ids:
+        for start in range(0, len(user_ids), SLICE):
             factors = recommender.factors
             if factors is None or factors.version != version:
                 return refreshed
-            history = user_history.get(user_id)
-            latest = latest_recommendations.get(user_id)
-            # Versions count each worker's own retrainings, so compare times, not versions.
-            if history is None or (latest and latest["generated_at"] >= factors.trained_at):
-                continue
-            value = _ranked(user_id, history, None)
+            stale = _stale(user_ids[start:start + SLICE], factors.trained_at)
+            ranked = recommender.recommend_many([(user_id, history["items"]) for user_id, history in stale])
+            values = [(user_id, _value(recommendation, None)) for (user_id, _), recommendation in zip(stale, ranked)]
             # The table first, in the same step as the history check: a forget-me handled while
-            # the send waits then deletes this key instead of finding it written back after.
+            # the sends wait then deletes these keys instead of finding them written back after.
             with under_event(placed):
-                latest_recommendations[user_id] = value
-            await recommendations_topic.send(key=user_id.encode(), value=encode(value))
-            refreshed += 1
-            if refreshed % SLICE == 0:
-                await asyncio.sleep(0)
+                for user_id, value in values:
+                    latest_recommendations[user_id] = value
+            for user_id, value in values:
+                await recommendations_topic.send(key=user_id.encode(), value=encode(value))
+            refreshed += len(stale)
+            await asyncio.sleep(0)
     log.info("model v%d: refreshed %d users' lists in %.1f s", version, refreshed, time.perf_counter() - started)
     return refreshed
 
 
-def _ranked(user_id: str, history: dict[str, Any], event_ts: float | None) -> dict[str, Any]:
-    value = recommender.recommend(user_id, history["items"]).to_dict()
+def _stale(user_ids: list[str], trained_at: float) -> list[tuple[str, dict[str, Any]]]:
+    """Return (user id, history) of each of ``user_ids`` whose latest list is older than ``trained_at``."""
+    stale = []
+    for user_id in user_ids:
+        history = user_history.get(user_id)
+        latest = latest_recommendations.get(user_id)
+        # Versions count each worker's own retrainings, so compare times, not versions.
+        if history is not None and not (latest and latest["generated_at"] >= trained_at):
+            stale.append((user_id, history))
+    return stale
+
+
+def _value(recommendation: Recommendation, event_ts: float | None) -> dict[str, Any]:
+    value = recommendation.to_dict()
     value["event_ts"] = event_ts
     return value

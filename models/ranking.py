@@ -37,6 +37,36 @@ def top_n(scores: np.ndarray, n: int, exclude=None) -> tuple[np.ndarray, np.ndar
     return order.astype(np.int64), scores[order]
 
 
+def top_n_rows(scores: np.ndarray, n: int, exclude=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return :func:`top_n` of every row of the 2-D ``scores``, the nonzero columns of that row of
+    the sparse ``exclude`` left out; one vectorised selection for all rows.
+
+    >>> import scipy.sparse as sp
+    >>> found = top_n_rows(np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 5.0]]), 2, exclude=sp.csr_matrix([[1, 0, 0], [0, 0, 0]]))
+    >>> [(items.tolist(), values.tolist()) for items, values in found]
+    [([2, 1], [2.0, 1.0]), ([1, 2], [5.0, 5.0])]
+    """
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    rows, width = scores.shape
+    if n <= 0 or width == 0:
+        return [(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)) for _ in range(rows)]
+    masked = np.where(np.isnan(scores), -np.inf, scores)
+    if exclude is not None and exclude.nnz:
+        exclude = exclude.tocsr()
+        masked[np.repeat(np.arange(rows), np.diff(exclude.indptr)), exclude.indices] = -np.inf
+    n = min(n, width)
+    candidates = np.argpartition(-masked, n - 1, axis=1)[:, :n]
+    values = np.take_along_axis(masked, candidates, axis=1)
+    order = np.lexsort((candidates, -values), axis=1)
+    candidates = np.take_along_axis(candidates, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    result = []
+    for row_items, row_values, row in zip(candidates, values, range(rows)):
+        finite = np.isfinite(row_values)
+        result.append((row_items[finite].astype(np.int64), scores[row, row_items[finite]]))
+    return result
+
+
 def dot_scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Return the inner product of every row of ``matrix`` with ``query``.
 

@@ -20,17 +20,17 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
-from models.als import check_interactions
 from models.ranking import cap_per_artist, manhattan_scores, minmax
 from tables.control import Preferences
 from tables.recommendation import RecommendedItem
 
 if TYPE_CHECKING:
-    from streamproc.recommender import Recommender
+    from streamproc.recommender import FoldedUsers, Recommender
 
 EXPLAIN_ITEMS = 3
+# Random items drawn per exploration place: enough that taken items and artist caps rarely leave it empty.
+EXPLORE_CANDIDATES = 32
 
 
 def filter_and_rerank(rec: "Recommender", item_ids: list[str], scores: np.ndarray, n: int,
@@ -41,9 +41,10 @@ def filter_and_rerank(rec: "Recommender", item_ids: list[str], scores: np.ndarra
     ``(1 - w)·minmax(score) + w·(1 - minmax(popularity))``; then at most ``prefs.max_per_artist``
     items per artist (or the ``STREAMPROC_MAX_PER_ARTIST`` setting when the user set none).
     """
-    keep = [i for i, item in enumerate(item_ids) if not prefs.excludes(rec.catalog.artists(item))]
-    item_ids = [item_ids[i] for i in keep]
-    scores = np.asarray(scores, dtype=np.float64)[keep]
+    scores = np.asarray(scores, dtype=np.float64)
+    if prefs.excluded_artists:
+        keep = [i for i, item in enumerate(item_ids) if not prefs.excludes(rec.catalog.artists(item))]
+        item_ids, scores = [item_ids[i] for i in keep], scores[keep]
     if prefs.novelty > 0 and item_ids:
         popularity = minmax(np.array([popularity_of(rec, item) for item in item_ids]))
         scores = (1.0 - prefs.novelty) * minmax(scores) + prefs.novelty * (1.0 - popularity)
@@ -88,23 +89,26 @@ def artist_counts(rec: "Recommender", items: Sequence[RecommendedItem]) -> dict[
 # Explanations --------------------------------------------------------------------------------
 
 
-def als_contributions(model, user_row, items: Sequence[int], n: int = EXPLAIN_ITEMS) -> list[list[tuple[int, float]]]:
-    """Return, for each of ``items``, the user's ``n`` items contributing most to its score.
+def als_contributions(folded: "FoldedUsers", row: int, items: Sequence[int],
+                      n: int = EXPLAIN_ITEMS) -> list[list[tuple[int, float]]]:
+    """Return, for each of ``items``, the ``n`` items of ``folded``'s ``row`` contributing most to its score.
 
     :meth:`models.als.ImplicitALS.explain` for many items at once: the user's weighted Gram
-    matrix is built and factorised once.
+    matrix is built and factorised once, from the weights the fold-in already checked.
     """
-    W = model.confidence_weights(check_interactions(user_row, "user_row"))
-    if not len(items) or not W.nnz:
+    W = folded.weights
+    lo, hi = W.indptr[row], W.indptr[row + 1]
+    if not len(items) or hi == lo:
         return [[] for _ in items]
-    Y = model.item_factors_
-    gathered = Y[W.indices].astype(np.float64)
-    A = model.item_gram_ + gathered.T @ (W.data[:, None] * gathered)
-    A[np.diag_indices_from(A)] += model._reg(W)[0]
-    weighted = np.linalg.solve(A, Y[np.asarray(items)].astype(np.float64).T)
-    contributions = (gathered @ weighted) * (1.0 + W.data)[:, None]
+    columns, weights = W.indices[lo:hi], W.data[lo:hi].astype(np.float64)
+    model = folded.factors.model
+    gathered = model.item_factors_[columns].astype(np.float64)
+    A = model.item_gram_ + gathered.T @ (weights[:, None] * gathered)
+    A[np.diag_indices_from(A)] += folded.reg[row]
+    weighted = np.linalg.solve(A, model.item_factors_[np.asarray(items)].astype(np.float64).T)
+    contributions = (gathered @ weighted) * (1.0 + weights)[:, None]
     order = np.argsort(-contributions, axis=0, kind="stable")[:n]
-    return [[(int(W.indices[j]), float(contributions[j, c])) for j in order[:, c]] for c in range(len(items))]
+    return [[(int(columns[j]), float(contributions[j, c])) for j in order[:, c]] for c in range(len(items))]
 
 
 def nearest_favourites(scaled: np.ndarray, favourites: Sequence[int], items: Sequence[int]) -> list[int]:
@@ -118,24 +122,16 @@ def nearest_favourites(scaled: np.ndarray, favourites: Sequence[int], items: Seq
     return [int(favourites[np.argmax(manhattan_scores(scaled[favourites], scaled[i]))]) for i in items]
 
 
-def explain(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem]) -> list[RecommendedItem]:
-    """Return ``items`` each with an explanation that names items the user played (with r > 0)."""
+def explain(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem],
+            folded: "FoldedUsers | None" = None, position: int = 0) -> list[RecommendedItem]:
+    """Return ``items`` each with an explanation that names items the user played (with r > 0).
+
+    ``folded`` holds the user, at ``position``, when the caller folded users in already.
+    """
     played = {item: r for item, r in history.items() if r > 0}
-    kinds: dict[str, list[str]] = {}
-    factors = rec.factors
-    als_items = [i for i, item in enumerate(items) if item.source == "als" and not item.exploration]
-    if factors is not None and als_items and played:
-        known = sorted((factors.item_index[item], r) for item, r in played.items() if item in factors.item_index)
-        wanted = [i for i in als_items if items[i].item_id in factors.item_index]
-        if known and wanted:
-            columns, values = zip(*known)
-            row = sp.csr_matrix((np.asarray(values, np.float32), np.asarray(columns), [0, len(columns)]),
-                                shape=(1, len(factors.item_ids)))
-            for i, found in zip(wanted, als_contributions(
-                    factors.model, row, [factors.item_index[items[i].item_id] for i in wanted])):
-                kinds[items[i].item_id] = [factors.item_ids[j] for j, value in found if value > 0] or \
-                    [factors.item_ids[j] for j, _ in found[:1]]
-    nearest = _content_explanations(rec, played, [it.item_id for it in items if it.item_id not in kinds])
+    kinds = _als_explanations(rec, history, items, folded, position) if played else {}
+    nearest = _content_explanations(rec, played, [it.item_id for it in items if it.item_id not in kinds
+                                                  and it.source != "popular" and not it.exploration])
     result = []
     for item in items:
         if item.exploration:
@@ -148,6 +144,27 @@ def explain(rec: "Recommender", history: Mapping[str, float], items: list[Recomm
             explanation = {"kind": "popular", "items": []}
         result.append(dataclasses.replace(item, explanation=explanation))
     return result
+
+
+def _als_explanations(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem],
+                      folded: "FoldedUsers | None", position: int) -> dict[str, list[str]]:
+    """Return item id → the played items behind its ALS score, for the ALS items of ``items``."""
+    factors = folded.factors if folded else rec.factors
+    if factors is None:
+        return {}
+    wanted = [item.item_id for item in items
+              if item.source == "als" and not item.exploration and item.item_id in factors.item_index]
+    if not wanted:
+        return {}
+    if folded is None:
+        folded, position = factors.fold_in([history]), 0
+    row = folded.positions.get(position)
+    if row is None:
+        return {}
+    found = als_contributions(folded, row, [factors.item_index[item] for item in wanted])
+    return {item: [factors.item_ids[j] for j, value in contributions if value > 0]
+            or [factors.item_ids[j] for j, _ in contributions[:1]]
+            for item, contributions in zip(wanted, found)}
 
 
 def _content_explanations(rec: "Recommender", played: Mapping[str, float], item_ids: list[str]) -> dict[str, str]:
@@ -169,7 +186,9 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
             allowed: Collection[str] | None = None) -> list[RecommendedItem]:
     """Return ``items`` with its last ``round(epsilon·n)`` places given to items from clusters the user never plays.
 
-    Only ``allowed`` items are picked, when given. Picks are seeded by ``user_id`` and ``salt``, so a list is reproducible. Without audio-feature
+    Only ``allowed`` items are picked, when given. Picks are seeded by ``user_id`` and ``salt``, so a list
+    is reproducible; they are drawn from ``EXPLORE_CANDIDATES`` random items per place, so when most of
+    those are taken or over an artist cap the list keeps more of its own items. Without audio-feature
     clusters (a catalogue with no features) the list is returned unchanged.
     """
     share = round(rec.settings.exploration * n)
@@ -179,11 +198,15 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     usual = {int(labels[index[item]]) for item, r in history.items() if r > 0 and item in index}
     kept = items[: max(n - share, 0)]
     taken = set(seen) | {item.item_id for item in items}
-    outside = np.flatnonzero(~np.isin(labels, list(usual)))
+    never = np.ones(int(labels.max(initial=-1)) + 1, dtype=bool)
+    never[list(usual)] = False
+    outside = np.flatnonzero(never[labels])
+    if allowed is not None:
+        outside = np.array([j for j in outside if ids[j] in allowed], dtype=np.int64)
     rng = np.random.default_rng(zlib.crc32(f"{user_id}:{salt}".encode()))
     counts = artist_counts(rec, kept)
     picks = []
-    for j in rng.permutation(outside):
+    for j in rng.choice(outside, size=min(len(outside), EXPLORE_CANDIDATES * share), replace=False):
         if len(picks) == share:
             break
         item = ids[j]

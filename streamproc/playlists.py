@@ -22,7 +22,6 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from croniter import croniter
 
 from models.content import nearest_items
@@ -162,17 +161,13 @@ def _als_scores(rec: "Recommender", history: Mapping[str, float], candidates: li
     factors = rec.factors
     if factors is None:
         return None
-    known = sorted((factors.item_index[item], r) for item, r in history.items() if r > 0 and item in factors.item_index)
     at = [(i, factors.item_index[item]) for i, item in enumerate(candidates) if item in factors.item_index]
-    if len(known) < rec.settings.min_als_items or not at:
+    folded = factors.fold_in([history], rec.settings.min_als_items)
+    if not folded.positions or not at:
         return None
-    columns, values = zip(*known)
-    row = sp.csr_matrix((np.asarray(values, np.float32), np.asarray(columns), [0, len(columns)]),
-                        shape=(1, len(factors.item_ids)))
-    vector = factors.model.fold_in(row)
     scores = np.full(len(candidates), np.nan)
     positions, columns = zip(*at)
-    scores[list(positions)] = factors.model.item_factors_[list(columns)] @ vector
+    scores[list(positions)] = factors.model.item_factors_[list(columns)] @ folded.vectors[0]
     return scores
 
 

@@ -177,11 +177,23 @@ def test_batched_als_explanations_match_the_models_explain(world):
     user_row = sp.csr_matrix((np.array(vals, np.float32), np.array(cols), [0, len(cols)]),
                              shape=(1, len(factors.item_ids)))
     items = [0, 5, 9]
-    batched = personalise.als_contributions(factors.model, user_row, items, n=3)
+    batched = personalise.als_contributions(factors.fold_in([h]), 0, items, n=3)
     for item, found in zip(items, batched):
         expected = factors.model.explain(user_row, item, n=3)
         assert [j for j, _ in found] == [j for j, _ in expected]
         np.testing.assert_allclose([v for _, v in found], [v for _, v in expected], rtol=1e-5)
+
+
+def test_a_batch_ranked_together_equals_each_user_ranked_alone(world):
+    users = [(f"u{u}", history(world, f"u{u}")) for u in range(12)] + [("nobody", {}), ("unknown", {"zz": 3.0})]
+    together = world.recommend_many(users, n=10)
+    for (user_id, h), batched in zip(users, together):
+        alone = world.recommend(user_id, h, n=10)
+        assert batched.user_id == user_id and batched.model == alone.model
+        assert [(i.item_id, i.source, i.explanation, i.exploration) for i in batched.items] == \
+            [(i.item_id, i.source, i.explanation, i.exploration) for i in alone.items]
+        np.testing.assert_allclose([i.score for i in batched.items], [i.score for i in alone.items], rtol=1e-5)
+    assert {r.model.kind for r in together} == {"als", "popular"}
 
 
 def test_exploration_takes_its_share_from_clusters_the_user_never_plays(world):
