@@ -160,21 +160,25 @@ class ImplicitALS:
         # The sweeps share their rows among Python threads; BLAS threads on top would oversubscribe.
         with threadpool_limits(1 if self._workers() > 1 else self.num_threads):
             for _ in range(self.iterations):
-                Y = self._sweep(Wi, Y, X, X.T @ X, reg_i)
+                Y, _ = self._sweep(Wi, Y, X, X.T @ X, reg_i)
                 YtY = Y.T @ Y
-                X = self._sweep(Wu, X, Y, YtY, reg_u)
-                self.loss_history_.append(_loss(Wu, X, Y, X.T @ X, YtY, reg_u, reg_i, self._workers()))
+                X, error = self._sweep(Wu, X, Y, YtY, reg_u, error=True)
+                self.loss_history_.append(_loss(Wu, X, Y, X.T @ X, YtY, reg_u, reg_i, error))
         self.user_factors_, self.item_factors_ = X, Y
         self._cache_grams()
         return self
 
-    def _sweep(self, W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray,
-               reg: np.ndarray) -> np.ndarray:
-        """Return ``X`` re-solved against fixed ``Y`` (Gram matrix ``YtY``) with the configured solver."""
-        if self.solver == "exact":
-            return exact_sweep(W, Y, YtY, reg, workers=self._workers())
-        cg_sweep(W, X, Y, YtY, reg, steps=self.cg_steps, workers=self._workers())
-        return X
+    def _sweep(self, W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarray,
+               error: bool = False) -> tuple[np.ndarray, float | None]:
+        """Return ``X`` re-solved against fixed ``Y`` (Gram matrix ``YtY``) with the configured solver.
+
+        With ``error``, also return :func:`nonzero_error` of the result (else None); the CG
+        solver sums it while it still holds the factors gathered.
+        """
+        if self.solver == "cg":
+            return X, cg_sweep(W, X, Y, YtY, reg, steps=self.cg_steps, workers=self._workers(), error=error)
+        X = exact_sweep(W, Y, YtY, reg, workers=self._workers())
+        return X, nonzero_error(W, X, Y, workers=self._workers()) if error else None
 
     def _workers(self) -> int:
         """Return the number of threads the sweeps use: ``num_threads``, or every core."""
@@ -316,7 +320,7 @@ class ImplicitALS:
             raise ValueError(f"user_items shape {W.shape} does not match the model's "
                              f"({self.user_factors_.shape[0]}, {self.item_factors_.shape[0]})")
         X, Y = self.user_factors_, self.item_factors_
-        return _loss(W, X, Y, X.T @ X, Y.T @ Y, self._reg(W), self._reg(W.T.tocsr()))
+        return _loss(W, X, Y, X.T @ X, Y.T @ Y, self._reg(W), self._reg(W.T.tocsr()), nonzero_error(W, X, Y))
 
     def save(self, path) -> None:
         """Write the parameters and factors to the npz file ``path``.
@@ -356,11 +360,12 @@ class ImplicitALS:
 
 
 def _loss(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, XtX: np.ndarray, YtY: np.ndarray,
-          reg_u: np.ndarray, reg_i: np.ndarray, workers: int = 1) -> float:
+          reg_u: np.ndarray, reg_i: np.ndarray, error: float) -> float:
     """Return the objective divided by the total confidence ``n_users * n_items + sum(W)``.
 
-    The all-pairs term ``sum (x_u . y_i)^2`` is ``<XtX, YtY>``, so only the nonzeros are visited.
+    The all-pairs term ``sum (x_u . y_i)^2`` is ``<XtX, YtY>``; ``error`` is what the
+    nonzeros add (:func:`nonzero_error`).
     """
-    error = np.sum(XtX.astype(np.float64) * YtY) + nonzero_error(W, X, Y, workers=workers)
+    error += np.sum(XtX.astype(np.float64) * YtY)
     penalty = reg_u @ np.einsum("ij,ij->i", X, X) + reg_i @ np.einsum("ij,ij->i", Y, Y)
     return float((error + penalty) / (W.shape[0] * W.shape[1] + W.data.sum(dtype=np.float64)))

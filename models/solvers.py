@@ -33,7 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-NNZ_BUDGET = 4096
+# 8192 entries are 2 MiB of factors at k=64, about one core's L2: larger batches run their
+# products from slower cache, smaller ones pay more per-batch Python and GIL hand-offs.
+NNZ_BUDGET = 8192
 MIN_WIDTH = 8
 
 
@@ -47,11 +49,12 @@ def padded_widths(lengths: np.ndarray) -> np.ndarray:
     return -(-lengths >> shift) << shift
 
 
-def row_batches(indptr: np.ndarray, nnz_budget: int = NNZ_BUDGET) -> Iterator[tuple[np.ndarray, int]]:
+def row_batches(indptr: np.ndarray, nnz_budget: int = NNZ_BUDGET,
+                min_width: int = MIN_WIDTH) -> Iterator[tuple[np.ndarray, int]]:
     """Yield ``(rows, width)``: rows of one padded width, at most ``nnz_budget`` padded entries a batch.
 
-    A batch also holds at most ``nnz_budget / MIN_WIDTH`` rows, so its (rows, k) vectors
-    stay small next to its gathered factors; a row wider than the budget comes alone.
+    A batch also holds at most ``nnz_budget / min_width`` rows, so what it keeps per row
+    (``min_width`` numbers) stays within the budget too; a row wider than the budget comes alone.
 
     >>> [(rows.tolist(), width) for rows, width in row_batches(np.array([0, 2, 4, 5, 25]), nnz_budget=16)]
     [([2], 1), ([0, 1], 2), ([3], 20)]
@@ -61,7 +64,7 @@ def row_batches(indptr: np.ndarray, nnz_budget: int = NNZ_BUDGET) -> Iterator[tu
     bounds = np.flatnonzero(np.diff(widths[order])) + 1
     for group in np.split(order, bounds):
         width = int(widths[group[0]])
-        per_batch = max(1, nnz_budget // max(width, MIN_WIDTH))
+        per_batch = max(1, nnz_budget // max(width, min_width))
         for start in range(0, len(group), per_batch):
             yield group[start:start + per_batch], width
 
@@ -70,28 +73,33 @@ class _Gathered:
     """The item factors of a few rows, gathered: (rows, width, k), with each entry's weight ``w``.
 
     Padding entries point at any item with weight 0 and ``base`` 0, so they add nothing.
+    The factors are written into ``buffer``, the calling thread's, so no batch allocates them.
     """
 
-    def __init__(self, Y: np.ndarray, items: np.ndarray, weights: np.ndarray, inside: np.ndarray):
-        self.factors = np.take(Y, items, axis=0)
+    def __init__(self, Y: np.ndarray, items: np.ndarray, weights: np.ndarray, inside: np.ndarray,
+                 buffer: np.ndarray):
+        out = buffer[:items.size * Y.shape[1]].reshape(*items.shape, Y.shape[1])
+        # mode="clip" (the items are valid anyway) lets np.take write into out without a temporary.
+        self.factors = np.take(Y, items, axis=0, out=out, mode="clip")
         self.weights = weights
         self.base = inside + weights  # 1 + w on the row's items, 0 on padding
 
     @classmethod
-    def padded(cls, W: sp.csr_matrix, Y: np.ndarray, rows: np.ndarray, width: int) -> "_Gathered":
+    def padded(cls, W: sp.csr_matrix, Y: np.ndarray, rows: np.ndarray, width: int,
+               buffer: np.ndarray) -> "_Gathered":
         """Gather ``rows`` of ``W``, each padded to ``width``."""
         starts = W.indptr[rows]
         offsets = np.arange(width)
         inside = offsets < (W.indptr[rows + 1] - starts)[:, None]
         positions = np.where(inside, starts[:, None] + offsets, 0)
         weights = np.where(inside, np.take(W.data, positions), 0).astype(Y.dtype)
-        return cls(Y, np.take(W.indices, positions), weights, inside.astype(Y.dtype))
+        return cls(Y, np.take(W.indices, positions), weights, inside.astype(Y.dtype), buffer)
 
     @classmethod
-    def piece(cls, W: sp.csr_matrix, Y: np.ndarray, lo: int, hi: int) -> "_Gathered":
+    def piece(cls, W: sp.csr_matrix, Y: np.ndarray, lo: int, hi: int, buffer: np.ndarray) -> "_Gathered":
         """Gather the nonzeros ``lo:hi`` of ``W`` as one row."""
         weights = W.data[None, lo:hi].astype(Y.dtype, copy=False)
-        return cls(Y, W.indices[None, lo:hi], weights, np.ones_like(weights))
+        return cls(Y, W.indices[None, lo:hi], weights, np.ones_like(weights), buffer)
 
     def dots(self, x: np.ndarray) -> np.ndarray:
         """Return ``x_u . y_i`` for every entry, (rows, width)."""
@@ -123,14 +131,16 @@ class _Gathered:
 class _Pieces:
     """One row longer than the budget, with the products of :class:`_Gathered`; its pieces are gathered at each use."""
 
-    def __init__(self, W: sp.csr_matrix, Y: np.ndarray, row: int, nnz_budget: int):
-        self.W, self.Y = W, Y
+    def __init__(self, W: sp.csr_matrix, Y: np.ndarray, row: int, buffer: np.ndarray):
+        self.W, self.Y, self.buffer = W, Y, buffer
         start, stop = int(W.indptr[row]), int(W.indptr[row + 1])
-        self.bounds = [(lo, min(lo + nnz_budget, stop)) for lo in range(start, stop, nnz_budget)]
+        size = len(buffer) // Y.shape[1]
+        self.bounds = [(lo, min(lo + size, stop)) for lo in range(start, stop, size)]
 
     def _each(self) -> Iterator[_Gathered]:
+        # Each piece is used up before the next one overwrites the buffer.
         for lo, hi in self.bounds:
-            yield _Gathered.piece(self.W, self.Y, lo, hi)
+            yield _Gathered.piece(self.W, self.Y, lo, hi, self.buffer)
 
     def apply(self, p: np.ndarray, residual: bool = False) -> np.ndarray:
         return sum(piece.apply(p, residual) for piece in self._each())
@@ -145,26 +155,26 @@ class _Pieces:
         return sum(piece.error(x) for piece in self._each())
 
 
-def _gather(W: sp.csr_matrix, Y: np.ndarray, rows: np.ndarray, width: int,
-            nnz_budget: int) -> _Gathered | _Pieces:
-    if width > nnz_budget:
-        return _Pieces(W, Y, int(rows[0]), nnz_budget)
-    return _Gathered.padded(W, Y, rows, width)
+def _run(W: sp.csr_matrix, Y: np.ndarray, work: Callable[[np.ndarray, _Gathered | _Pieces], None],
+         nnz_budget: int, workers: int, min_width: int = MIN_WIDTH) -> None:
+    """Call ``work(rows, gathered)`` on every batch of :func:`row_batches`, on ``workers`` threads.
 
-
-def _run(W: sp.csr_matrix, work: Callable[[np.ndarray, int], None], nnz_budget: int, workers: int) -> None:
-    """Call ``work(rows, width)`` on every batch of :func:`row_batches`, on ``workers`` threads."""
-    batches = row_batches(W.indptr, nnz_budget)
-    if workers <= 1:
-        for rows, width in batches:
-            work(rows, width)
-        return
-    batches = list(batches)
+    Each thread takes every ``workers``-th batch (they come sorted by width, so the shares
+    are even) and gathers them all into one buffer of ``nnz_budget`` factors.
+    """
+    batches = list(row_batches(W.indptr, nnz_budget, min_width))
+    workers = max(1, min(workers, len(batches)))
 
     def share(first: int) -> None:
+        buffer = np.empty(nnz_budget * Y.shape[1], dtype=Y.dtype)
         for rows, width in batches[first::workers]:
-            work(rows, width)
+            gathered = (_Pieces(W, Y, int(rows[0]), buffer) if width > nnz_budget
+                        else _Gathered.padded(W, Y, rows, width, buffer))
+            work(rows, gathered)
 
+    if workers == 1:
+        share(0)
+        return
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(share, range(workers)))
 
@@ -181,53 +191,66 @@ def nonzero_error(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, nnz_budget: in
     """
     partial_sums: list[float] = []
 
-    def work(rows: np.ndarray, width: int) -> None:
-        partial_sums.append(_gather(W, Y, rows, width, nnz_budget).error(X[rows]))
+    def work(rows: np.ndarray, gathered: _Gathered | _Pieces) -> None:
+        partial_sums.append(gathered.error(X[rows]))
 
-    _run(W, work, nnz_budget, workers)
+    _run(W, Y, work, nnz_budget, workers)
     return sum(partial_sums)
 
 
 def cg_sweep(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarray,
-             steps: int = 3, nnz_budget: int = NNZ_BUDGET, workers: int = 1) -> None:
+             steps: int = 3, nnz_budget: int = NNZ_BUDGET, workers: int = 1, error: bool = False) -> float | None:
     """Improve every row of ``X`` in place by ``steps`` conjugate gradient steps, warm-started.
 
     ``reg`` is each row's ``lambda_u``. Per batch the item factors are gathered once; each
-    step then costs two batched matrix-vector products over them.
+    step then costs two batched matrix-vector products over them. With ``error``, return
+    :func:`nonzero_error` of the improved ``X``, summed while the factors are still gathered.
     """
-    def work(rows: np.ndarray, width: int) -> None:
-        system = _gather(W, Y, rows, width, nnz_budget)
-        lam = reg[rows, None].astype(X.dtype)
+    partial_sums: list[float] = []
+    lams = reg.astype(X.dtype)
+    tiny = np.finfo(X.dtype).tiny
+
+    def work(rows: np.ndarray, system: _Gathered | _Pieces) -> None:
+        lam = lams[rows, None]
         x = X[rows]
-        r = system.apply(x, residual=True) - x @ YtY - lam * x
+        r = system.apply(x, residual=True)
+        r -= x @ YtY
+        r -= lam * x
         p = r.copy()
-        rs_old = np.einsum("ij,ij->i", r, r)
+        rs_old = np.vecdot(r, r)
         for _ in range(steps):
-            Ap = p @ YtY + lam * p + system.apply(p)
-            curvature = np.einsum("ij,ij->i", p, Ap)
-            # A converged row has p = 0; leave it untouched instead of dividing 0 by 0.
-            step = np.divide(rs_old, curvature, out=np.zeros_like(rs_old), where=curvature > 0)
-            x += step[:, None] * p
-            r -= step[:, None] * Ap
-            rs_new = np.einsum("ij,ij->i", r, r)
-            beta = np.divide(rs_new, rs_old, out=np.zeros_like(rs_new), where=rs_old > 0)
-            p = r + beta[:, None] * p
+            Ap = p @ YtY
+            Ap += lam * p
+            Ap += system.apply(p)
+            # A converged row has p = 0 and rs_old = 0: tiny makes its step 0 rather than 0 / 0.
+            step = (rs_old / (np.vecdot(p, Ap) + tiny))[:, None]
+            x += step * p
+            r -= step * Ap
+            rs_new = np.vecdot(r, r)
+            p *= (rs_new / (rs_old + tiny))[:, None]
+            p += r
             rs_old = rs_new
         X[rows] = x
+        if error:
+            partial_sums.append(system.error(x))
 
-    _run(W, work, nnz_budget, workers)
+    _run(W, Y, work, nnz_budget, workers)
+    return sum(partial_sums) if error else None
 
 
 def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarray,
                 nnz_budget: int = NNZ_BUDGET, workers: int = 1) -> np.ndarray:
-    """Return the exact least-squares factors of every row, solving batched (k, k) systems."""
+    """Return the exact least-squares factors of every row, solving batched (k, k) systems.
+
+    A batch holds at most ``nnz_budget / k`` rows, so its (rows, k, k) systems are no
+    larger than its gathered factors.
+    """
     X = np.zeros((W.shape[0], Y.shape[1]), dtype=Y.dtype)
     eye = np.eye(Y.shape[1], dtype=Y.dtype)
 
-    def work(rows: np.ndarray, width: int) -> None:
-        system = _gather(W, Y, rows, width, nnz_budget)
+    def work(rows: np.ndarray, system: _Gathered | _Pieces) -> None:
         A = system.gram() + YtY + reg[rows, None, None].astype(Y.dtype) * eye
         X[rows] = np.linalg.solve(A, system.rhs()[..., None])[..., 0]
 
-    _run(W, work, nnz_budget, workers)
+    _run(W, Y, work, nnz_budget, workers, min_width=Y.shape[1])
     return X
