@@ -127,6 +127,24 @@ class _Gathered:
         d = self.dots(x).astype(np.float64)
         return float(np.sum(self.base * (1.0 - 2.0 * d) + self.weights * d * d))
 
+    def solve_short(self, Q: np.ndarray, eigenvalues: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """Return the exact factors of the rows, a (width, width) solve each instead of a (k, k) one.
+
+        With ``YtY = Q diag(eigenvalues) Q^T``, ``S = YtY + lambda I`` is diagonal in the
+        basis ``Q`` whatever each row's lambda, and with ``U = W^1/2 Y_u`` the Woodbury identity
+        gives ``(S + U^T U)^-1 = S^-1 - S^-1 U^T (I + U S^-1 U^T)^-1 U S^-1``.
+        """
+        rows, width, k = self.factors.shape
+        rotated = (self.factors.reshape(-1, k) @ Q).reshape(rows, width, k)
+        inverse = 1.0 / (eigenvalues + lam)
+        x = inverse * np.matmul(self.base[:, None, :], rotated)[:, 0]
+        rotated *= np.sqrt(self.weights)[:, :, None]
+        inner = np.matmul(rotated * inverse[:, None, :], rotated.transpose(0, 2, 1))
+        inner += np.eye(width, dtype=inner.dtype)
+        s = np.linalg.solve(inner, np.matmul(rotated, x[:, :, None]))
+        x -= inverse * np.matmul(s.transpose(0, 2, 1), rotated)[:, 0]
+        return x @ Q.T
+
 
 class _Pieces:
     """One row longer than the budget, with the products of :class:`_Gathered`; its pieces are gathered at each use."""
@@ -240,17 +258,29 @@ def cg_sweep(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, re
 
 def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarray,
                 nnz_budget: int = NNZ_BUDGET, workers: int = 1) -> np.ndarray:
-    """Return the exact least-squares factors of every row, solving batched (k, k) systems.
+    """Return the exact least-squares factors of every row, solving batched systems.
 
-    A batch holds at most ``nnz_budget / k`` rows, so its (rows, k, k) systems are no
-    larger than its gathered factors.
+    Rows of at most k/2 items (most rows of a long-tailed matrix) solve (n, n) systems
+    through :meth:`_Gathered.solve_short`; longer rows build and solve their (k, k)
+    system. A batch holds at most ``nnz_budget / k`` rows, so its (rows, k, k) systems
+    are no larger than its gathered factors.
     """
-    X = np.zeros((W.shape[0], Y.shape[1]), dtype=Y.dtype)
-    eye = np.eye(Y.shape[1], dtype=Y.dtype)
+    k = Y.shape[1]
+    X = np.zeros((W.shape[0], k), dtype=Y.dtype)
+    eye = np.eye(k, dtype=Y.dtype)
+    lams = reg.astype(Y.dtype)
+    eigenvalues, Q = np.linalg.eigh(YtY.astype(np.float64))
+    # Below this, lambda + eigenvalue cannot be inverted safely (no lambda and a singular YtY).
+    floor = np.finfo(Y.dtype).eps * k * max(eigenvalues[-1], 1.0)
+    eigenvalues, Q = eigenvalues.astype(Y.dtype), Q.astype(Y.dtype)
 
     def work(rows: np.ndarray, system: _Gathered | _Pieces) -> None:
-        A = system.gram() + YtY + reg[rows, None, None].astype(Y.dtype) * eye
+        lam = lams[rows, None]
+        if isinstance(system, _Gathered) and 2 * system.factors.shape[1] <= k and eigenvalues[0] + lam.min() > floor:
+            X[rows] = system.solve_short(Q, eigenvalues, lam)
+            return
+        A = system.gram() + YtY + lam[:, :, None] * eye
         X[rows] = np.linalg.solve(A, system.rhs()[..., None])[..., 0]
 
-    _run(W, Y, work, nnz_budget, workers, min_width=Y.shape[1])
+    _run(W, Y, work, nnz_budget, workers, min_width=k)
     return X

@@ -183,3 +183,17 @@ def test_fold_in_users_equals_one_fold_in_per_user():
     assert np.allclose(batch, single, atol=1e-4)
     with pytest.raises(ValueError, match="40 columns"):
         model.fold_in_users(sp.csr_matrix((2, 39)))
+
+
+def test_exact_sweep_matches_a_dense_solve_for_empty_short_and_long_rows():
+    rng = np.random.default_rng(7)
+    lengths = [0, 1, 3, 8, 30]  # with k=16: empty, Woodbury (at most k/2 items) and (k, k) rows
+    indices = np.concatenate([np.sort(rng.choice(40, n, replace=False)) for n in lengths]).astype(np.int32)
+    W = sp.csr_matrix((rng.random(len(indices)) * 3, indices, np.cumsum([0] + lengths)), shape=(len(lengths), 40))
+    Y = rng.normal(size=(40, 16))
+    reg = np.full(len(lengths), 0.1)
+    swept = exact_sweep(W, Y, Y.T @ Y, reg, nnz_budget=16)
+    for user in range(len(lengths)):
+        gathered, weights = Y[W[user].indices], W[user].data
+        A = Y.T @ Y + reg[user] * np.eye(16) + gathered.T @ (weights[:, None] * gathered)
+        np.testing.assert_allclose(swept[user], np.linalg.solve(A, (1 + weights) @ gathered), atol=1e-10)
