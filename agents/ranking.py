@@ -30,6 +30,8 @@ from tables.store import latest_recommendations, listens_topic, recommendations_
 log = logging.getLogger(__name__)
 # Users ranked together between two yields to the event loop.
 SLICE = 200
+# The most of the worker's time that re-ranking every owned user after a retraining may take.
+REFRESH_SHARE = 0.25
 
 
 async def publish_recommendations(changed: dict[str, tuple[EventT, dict[str, Any]]]) -> None:
@@ -79,7 +81,8 @@ def owned_users() -> Iterator[tuple[int, list[str]]]:
 
 
 async def refresh_owned_users(version: int) -> int:
-    """Re-rank every user of the partitions this worker owns with model ``version``, in slices.
+    """Re-rank every user of the partitions this worker owns with model ``version``, in slices,
+    resting between slices so that it takes at most ``REFRESH_SHARE`` of the worker's time.
 
     Stops early when a newer model replaces it or the partitions move; returns the users refreshed.
     """
@@ -88,6 +91,7 @@ async def refresh_owned_users(version: int) -> int:
     for partition, user_ids in owned_users():
         placed = _Placed(partition)
         for start in range(0, len(user_ids), SLICE):
+            slice_started = time.perf_counter()
             factors = recommender.factors
             if factors is None or factors.version != version:
                 return refreshed
@@ -102,7 +106,8 @@ async def refresh_owned_users(version: int) -> int:
             for user_id, value in values:
                 await recommendations_topic.send(key=user_id.encode(), value=encode(value))
             refreshed += len(stale)
-            await asyncio.sleep(0)
+            # Rest in proportion, so that new events, not old lists, get most of the worker.
+            await asyncio.sleep((time.perf_counter() - slice_started) * (1.0 / REFRESH_SHARE - 1.0))
     log.info("model v%d: refreshed %d users' lists in %.1f s", version, refreshed, time.perf_counter() - started)
     return refreshed
 

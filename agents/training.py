@@ -2,8 +2,9 @@
 
 Training runs in a thread, on a snapshot of the histories, so the stream keeps flowing; the
 new model replaces the old one in one assignment on the event loop. Then every user of the
-partitions this worker owns is re-ranked in slices (:func:`agents.ranking.refresh_owned_users`),
-so that every list reflects the new model, not only those of users who listen again.
+partitions this worker owns is re-ranked in slices, in the background and at a share of the
+worker's time (:func:`agents.ranking.refresh_owned_users`), so that every list comes to reflect
+the new model, not only those of users who listen again.
 """
 
 from __future__ import annotations
@@ -34,4 +35,5 @@ async def retrain_when_due() -> None:
         "model v%d trained on %d users × %d items in %.1f s",
         version, factors.n_users, len(factors.item_ids), factors.fit_seconds,
     )
-    await refresh_owned_users(version)
+    # In the background: the timer goes on checking, and a newer model ends this refresh early.
+    app.add_future(refresh_owned_users(version))

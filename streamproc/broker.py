@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from types import TracebackType
 
@@ -44,27 +45,29 @@ class EmbeddedBroker:
         if port_in_use(self.host, self.port):
             raise CommandError(f"port {self.bootstrap} is already in use; choose another with --port")
         url = f"tcp://{self.host}:{self.port}"
+        # A file, not a pipe: nobody reads the broker's log while it runs, and a full pipe would block it.
+        self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log,
         )
         self._wait_ready(timeout)
         return self
 
     def stop(self) -> None:
         """Stop the broker and wait for it to exit."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
 
     def __enter__(self) -> "EmbeddedBroker":
         return self.start()
@@ -76,7 +79,8 @@ class EmbeddedBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                reason = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+                self._log.seek(0)
+                reason = self._log.read().decode(errors="replace").strip().splitlines()
                 raise CommandError(f"the broker exited at start: {reason[-1] if reason else 'no output'}")
             if kafka_ready(self.bootstrap):
                 return

@@ -61,6 +61,7 @@ class Settings:
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
     fetch_max_wait_ms: int = 20
+    producer_linger_ms: int = 5
     discover_cron: str = "0 0 * * 1"
     timezone: str = "UTC"
     discover_size: int = 30
