@@ -177,7 +177,7 @@ class ImplicitALS:
         """
         if self.solver == "cg":
             return X, cg_sweep(W, X, Y, YtY, reg, steps=self.cg_steps, workers=self._workers(), error=error)
-        X = exact_sweep(W, Y, YtY, reg, workers=self._workers())
+        X = exact_sweep(W, Y, YtY, reg, workers=self._workers(), out=X)
         return X, nonzero_error(W, X, Y, workers=self._workers()) if error else None
 
     def _workers(self) -> int:

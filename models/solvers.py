@@ -257,16 +257,16 @@ def cg_sweep(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, re
 
 
 def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarray,
-                nnz_budget: int = NNZ_BUDGET, workers: int = 1) -> np.ndarray:
-    """Return the exact least-squares factors of every row, solving batched systems.
+                nnz_budget: int = NNZ_BUDGET, workers: int = 1, out: np.ndarray | None = None) -> np.ndarray:
+    """Return the exact least-squares factors of every row, solving batched systems, written into ``out`` if given.
 
     Rows of at most k/2 items (most rows of a long-tailed matrix) solve (n, n) systems
     through :meth:`_Gathered.solve_short`; longer rows build and solve their (k, k)
-    system. A batch holds at most ``nnz_budget / k`` rows, so its (rows, k, k) systems
-    are no larger than its gathered factors.
+    system. A batch holds at most ``nnz_budget / 2k`` rows, so its (rows, k, k) systems
+    and their copies in LAPACK stay about as large as its gathered factors.
     """
     k = Y.shape[1]
-    X = np.zeros((W.shape[0], k), dtype=Y.dtype)
+    X = np.empty((W.shape[0], k), dtype=Y.dtype) if out is None else out
     eye = np.eye(k, dtype=Y.dtype)
     lams = reg.astype(Y.dtype)
     eigenvalues, Q = np.linalg.eigh(YtY.astype(np.float64))
@@ -282,5 +282,5 @@ def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarra
         A = system.gram() + YtY + lam[:, :, None] * eye
         X[rows] = np.linalg.solve(A, system.rhs()[..., None])[..., 0]
 
-    _run(W, Y, work, nnz_budget, workers, min_width=k)
+    _run(W, Y, work, nnz_budget, workers, min_width=2 * k)
     return X
