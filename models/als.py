@@ -151,11 +151,8 @@ class ImplicitALS:
         reg_u, reg_i = self._reg(Wu), self._reg(Wi)
         rng = np.random.default_rng(self.random_state)
         n_users, n_items = Wu.shape
-        # Small positive factors, as implicit starts, so the first sweeps see near-zero predictions.
-        X = rng.random((n_users, self.factors), dtype=self.dtype)
-        Y = rng.random((n_items, self.factors), dtype=self.dtype)
-        X *= 0.01
-        Y *= 0.01
+        X = _initial_factors(rng, n_users, self.factors, self.dtype)
+        Y = _initial_factors(rng, n_items, self.factors, self.dtype)
         self.loss_history_ = []
         # The sweeps share their rows among Python threads; BLAS threads on top would oversubscribe.
         with threadpool_limits(1 if self._workers() > 1 else self.num_threads):
@@ -357,6 +354,22 @@ class ImplicitALS:
             model.loss_history_ = saved["loss_history"].tolist()
         model._cache_grams()
         return model
+
+
+def _initial_factors(rng: np.random.Generator, rows: int, k: int, dtype, chunk: int = 1024) -> np.ndarray:
+    """Return small positive (rows, k) factors, as implicit starts, so the first sweeps see near-zero predictions.
+
+    They are drawn in float64 a chunk of rows at a time: the same numbers as one draw of
+    the whole array, without its float64 temporary.
+
+    >>> x = _initial_factors(np.random.default_rng(0), 5, 2, np.float32, chunk=2)
+    >>> np.array_equal(x, (np.random.default_rng(0).random((5, 2)) * 0.01).astype(np.float32))
+    True
+    """
+    factors = np.empty((rows, k), dtype=dtype)
+    for start in range(0, rows, chunk):
+        factors[start:start + chunk] = rng.random((min(chunk, rows - start), k)) * 0.01
+    return factors
 
 
 def _loss(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, XtX: np.ndarray, YtY: np.ndarray,
