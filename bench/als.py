@@ -31,6 +31,7 @@ from models.split import holdout_split, read_interactions
 from streamproc.settings import Settings
 
 SEEDS = 5
+THREE_STEPS = "ours CG, weighted, 3 steps (implicit's count)"
 GRID = {"plain": (0.05, 1.0, 5.0, 20.0), "weighted": (0.01, 0.05, 0.2, 0.5)}
 
 
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     confidence.data = 1.0 + args.alpha * np.log1p(confidence.data)
     contenders = {
         "ours CG, weighted (default)": ours(train, args, solver="cg", regularization_mode="weighted"),
+        THREE_STEPS: ours(train, args, solver="cg", regularization_mode="weighted", cg_steps=3),
         "ours CG, plain": ours(train, args, solver="cg", regularization_mode="plain"),
         "ours exact, weighted": ours(train, args, solver="exact", regularization_mode="weighted"),
         "ours exact, plain": ours(train, args, solver="exact", regularization_mode="plain"),
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     if spark is not None:
         contenders["Spark MLlib ALS local[2] (weighted)"] = spark_fit(spark, train, args)
     rows = []
-    for name, (seconds, peak, factors) in measure(contenders, args.repeats).items():
+    measured = measure(contenders, args.repeats)
+    for name, (seconds, peak, factors) in measured.items():
         metrics = quality(factors, train, test)
         peak_text = "-" if name.startswith("Spark") else f"{peak:.0f}"
         rows.append([name, f"{seconds:.2f}", peak_text] +
@@ -171,12 +174,24 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.iterations} iterations, lambda={args.regularization}, C = 1 + {args.alpha} log1p(plays), "
             f"{args.threads} threads; median of {args.repeats} fits.\n\n"
             + markdown_table(["model", "fit s", "peak MiB", "P@10", "R@10", "MAP@10", "nDCG@10"], rows))
+    body += "\n\n" + time_ratios({name: seconds for name, (seconds, _, _) in measured.items()})
     body += (f"\n\nSpread over random initialisations (seeds 0-{SEEDS - 1}, CG, mean ± sd):\n\n"
              + seeds_table(train, test, confidence, args))
     if not args.no_grid:
         body += "\n\nRegularisation grid (ours, CG, same split):\n\n" + grid_table(train, test, args)
     print(body)
     write_section("als", "Implicit ALS: quality and fit time on Last.fm 2k", body, "python -m bench.als")
+
+
+def time_ratios(seconds: dict[str, float]) -> str:
+    """Return the sentence comparing our fit times with implicit's, the targets being at most 1.5x."""
+    def ratio(ours_name: str, theirs_name: str) -> str:
+        return f"{seconds[ours_name] / seconds[theirs_name]:.2f}x"
+
+    cg, cholesky = "implicit 0.7.3 CG (plain)", "implicit 0.7.3 Cholesky (plain)"
+    return (f"Fit time ours / implicit (target at most 1.5x): CG (default) {ratio('ours CG, weighted (default)', cg)}, "
+            f"with implicit's 3 CG steps {ratio(THREE_STEPS, cg)}; exact against Cholesky "
+            f"{ratio('ours exact, weighted', cholesky)}.")
 
 
 def _log1p(train: sp.csr_matrix) -> sp.csr_matrix:
@@ -190,6 +205,8 @@ def seeds_table(train, test, confidence, args) -> str:
     """Return P@10 and nDCG@10 (mean ± sd over SEEDS initialisations) of ours and implicit's CG."""
     rows = []
     for name, make in (("ours, weighted (default)", lambda seed: ImplicitALS(random_state=seed, **_ours(args))),
+                       ("ours, weighted, 3 CG steps", lambda seed: ImplicitALS(random_state=seed, cg_steps=3,
+                                                                              **_ours(args))),
                        ("ours, plain", lambda seed: ImplicitALS(random_state=seed, regularization_mode="plain",
                                                                 **_ours(args))),
                        ("implicit, plain", None)):
