@@ -76,9 +76,9 @@ class ImplicitALS:
 
     Parameters: ``factors`` (k), ``regularization`` (lambda), ``alpha`` (confidence scale),
     ``iterations`` (item sweep then user sweep, each), ``confidence`` ("log1p" or "linear"),
-    ``solver`` ("cg": ``cg_steps`` warm-started steps per sweep; "exact": batched solves;
-    two steps, not implicit's three, since on Last.fm 2k they rank as well or better in
-    two thirds of the time, see bench/RESULTS.md),
+    ``solver`` ("cg": ``cg_steps`` warm-started steps per sweep, two by default where
+    implicit takes three, as on Last.fm 2k two rank as well or better in under three
+    quarters of the time, see bench/RESULTS.md; "exact": batched solves),
     ``regularization_mode`` ("plain" or "weighted", see the module docstring),
     ``random_state``, ``num_threads`` (threads sharing each sweep's rows, None for every core;
     BLAS is held to one thread meanwhile) and ``dtype``.
