@@ -6,8 +6,8 @@ solvers target::
     (YtY + lambda_u I + Y_u^T W_u Y_u) x_u = Y_u^T (1 + W_u)
 
 where ``Y_u`` holds the factors of the row's items. ``cg_sweep`` runs a few conjugate
-gradient steps from the current factors for every row at once; ``exact_sweep`` builds and
-solves each (k, k) system. Rows are grouped by length, each length rounded up a little
+gradient steps from the current factors for every row at once; ``exact_sweep`` solves each
+system, as an (n, n) one for a row of n <= k/2 items (Woodbury). Rows are grouped by length, each length rounded up a little
 (:func:`padded_widths`), and a batch of rows of one width gathers its item factors into a
 (rows, width, k) array of at most ``nnz_budget`` entries, so every product over the rows'
 items is one batched matrix product on an array that stays in cache. A row longer than
