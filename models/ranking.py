@@ -46,25 +46,23 @@ def top_n_rows(scores: np.ndarray, n: int, exclude=None) -> list[tuple[np.ndarra
     >>> [(items.tolist(), values.tolist()) for items, values in found]
     [([2, 1], [2.0, 1.0]), ([1, 2], [5.0, 5.0])]
     """
-    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    scores = np.atleast_2d(np.asarray(scores))
     rows, width = scores.shape
     if n <= 0 or width == 0:
         return [(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)) for _ in range(rows)]
-    masked = np.where(np.isnan(scores), -np.inf, scores)
+    masked = np.array(scores, dtype=np.result_type(scores.dtype, np.float32))
+    masked[np.isnan(masked)] = -np.inf
     if exclude is not None and exclude.nnz:
         exclude = exclude.tocsr()
         masked[np.repeat(np.arange(rows), np.diff(exclude.indptr)), exclude.indices] = -np.inf
     n = min(n, width)
-    candidates = np.argpartition(-masked, n - 1, axis=1)[:, :n]
+    candidates = np.argpartition(masked, width - n, axis=1)[:, width - n:]
     values = np.take_along_axis(masked, candidates, axis=1)
     order = np.lexsort((candidates, -values), axis=1)
-    candidates = np.take_along_axis(candidates, order, axis=1)
-    values = np.take_along_axis(values, order, axis=1)
-    result = []
-    for row_items, row_values, row in zip(candidates, values, range(rows)):
-        finite = np.isfinite(row_values)
-        result.append((row_items[finite].astype(np.int64), scores[row, row_items[finite]]))
-    return result
+    candidates = np.take_along_axis(candidates, order, axis=1).astype(np.int64)
+    values = np.take_along_axis(values, order, axis=1).astype(np.float64)
+    finite = np.isfinite(values)
+    return [(items[keep], row_values[keep]) for items, row_values, keep in zip(candidates, values, finite)]
 
 
 def dot_scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:

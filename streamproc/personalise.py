@@ -14,13 +14,14 @@ Faust), so tests call them directly.
 
 from __future__ import annotations
 
-import dataclasses
+import random
 import zlib
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.explanations import top_contributions
 from models.ranking import cap_per_artist, manhattan_scores, minmax
 from tables.control import Preferences
 from tables.recommendation import RecommendedItem
@@ -89,28 +90,6 @@ def artist_counts(rec: "Recommender", items: Sequence[RecommendedItem]) -> dict[
 # Explanations --------------------------------------------------------------------------------
 
 
-def als_contributions(folded: "FoldedUsers", row: int, items: Sequence[int],
-                      n: int = EXPLAIN_ITEMS) -> list[list[tuple[int, float]]]:
-    """Return, for each of ``items``, the ``n`` items of ``folded``'s ``row`` contributing most to its score.
-
-    :meth:`models.als.ImplicitALS.explain` for many items at once: the user's weighted Gram
-    matrix is built and factorised once, from the weights the fold-in already checked.
-    """
-    W = folded.weights
-    lo, hi = W.indptr[row], W.indptr[row + 1]
-    if not len(items) or hi == lo:
-        return [[] for _ in items]
-    columns, weights = W.indices[lo:hi], W.data[lo:hi].astype(np.float64)
-    model = folded.factors.model
-    gathered = model.item_factors_[columns].astype(np.float64)
-    A = model.item_gram_ + gathered.T @ (weights[:, None] * gathered)
-    A[np.diag_indices_from(A)] += folded.reg[row]
-    weighted = np.linalg.solve(A, model.item_factors_[np.asarray(items)].astype(np.float64).T)
-    contributions = (gathered @ weighted) * (1.0 + weights)[:, None]
-    order = np.argsort(-contributions, axis=0, kind="stable")[:n]
-    return [[(int(columns[j]), float(contributions[j, c])) for j in order[:, c]] for c in range(len(items))]
-
-
 def nearest_favourites(scaled: np.ndarray, favourites: Sequence[int], items: Sequence[int]) -> list[int]:
     """Return, for each row of ``items``, the row of ``favourites`` nearest it (Manhattan).
 
@@ -122,14 +101,24 @@ def nearest_favourites(scaled: np.ndarray, favourites: Sequence[int], items: Seq
     return [int(favourites[np.argmax(manhattan_scores(scaled[favourites], scaled[i]))]) for i in items]
 
 
-def explain(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem],
-            folded: "FoldedUsers | None" = None, position: int = 0) -> list[RecommendedItem]:
-    """Return ``items`` each with an explanation that names items the user played (with r > 0).
+def explain(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem]) -> list[RecommendedItem]:
+    """Return ``items`` each with an explanation that names items the user played (with r > 0)."""
+    return explain_many(rec, [history], [items])[0]
 
-    ``folded`` holds the user, at ``position``, when the caller folded users in already.
+
+def explain_many(rec: "Recommender", histories: Sequence[Mapping[str, float]],
+                 lists: Sequence[list[RecommendedItem]], folded: "FoldedUsers | None" = None) -> list[list[RecommendedItem]]:
+    """Return each of ``lists`` explained as :func:`explain` does, the ALS items of every list at once.
+
+    ``folded`` holds the users (by position) when the caller folded them in already.
     """
+    als = _als_explanations(rec, histories, lists, folded)
+    return [_explained(rec, history, items, kinds) for history, items, kinds in zip(histories, lists, als)]
+
+
+def _explained(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem],
+               kinds: dict[str, list[str]]) -> list[RecommendedItem]:
     played = {item: r for item, r in history.items() if r > 0}
-    kinds = _als_explanations(rec, history, items, folded, position) if played else {}
     nearest = _content_explanations(rec, played, [it.item_id for it in items if it.item_id not in kinds
                                                   and it.source != "popular" and not it.exploration])
     result = []
@@ -142,29 +131,35 @@ def explain(rec: "Recommender", history: Mapping[str, float], items: list[Recomm
             explanation = {"kind": "content", "items": [nearest[item.item_id]]}
         else:
             explanation = {"kind": "popular", "items": []}
-        result.append(dataclasses.replace(item, explanation=explanation))
+        result.append(RecommendedItem(item.item_id, item.score, item.source, explanation, item.exploration))
     return result
 
 
-def _als_explanations(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem],
-                      folded: "FoldedUsers | None", position: int) -> dict[str, list[str]]:
-    """Return item id → the played items behind its ALS score, for the ALS items of ``items``."""
+def _als_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float]],
+                      lists: Sequence[list[RecommendedItem]], folded: "FoldedUsers | None") -> list[dict[str, list[str]]]:
+    """Return, per list, item id → the played items behind its ALS score, for the list's ALS items."""
+    kinds: list[dict[str, list[str]]] = [{} for _ in lists]
     factors = folded.factors if folded else rec.factors
     if factors is None:
-        return {}
-    wanted = [item.item_id for item in items
-              if item.source == "als" and not item.exploration and item.item_id in factors.item_index]
-    if not wanted:
-        return {}
-    if folded is None:
-        folded, position = factors.fold_in([history]), 0
-    row = folded.positions.get(position)
-    if row is None:
-        return {}
-    found = als_contributions(folded, row, [factors.item_index[item] for item in wanted])
-    return {item: [factors.item_ids[j] for j, value in contributions if value > 0]
-            or [factors.item_ids[j] for j, _ in contributions[:1]]
-            for item, contributions in zip(wanted, found)}
+        return kinds
+    wanted = [[item.item_id for item in items
+               if item.source == "als" and not item.exploration and item.item_id in factors.item_index]
+              for items in lists]
+    if not any(wanted):
+        return kinds
+    folded = folded or factors.fold_in(histories)
+    targets = np.full((len(folded.positions), max(map(len, wanted))), -1, dtype=np.int64)
+    for position, row in folded.positions.items():
+        targets[row, :len(wanted[position])] = [factors.item_index[item] for item in wanted[position]]
+    model = factors.model
+    found, values = top_contributions(model.item_factors_, model.item_gram_, folded.weights, folded.reg, targets,
+                                      EXPLAIN_ITEMS)
+    found, values = found.tolist(), values.tolist()
+    for position, row in folded.positions.items():
+        for column, item in enumerate(wanted[position]):
+            played = [(factors.item_ids[j], value) for j, value in zip(found[row][column], values[row][column]) if j >= 0]
+            kinds[position][item] = [j for j, value in played if value > 0] or [j for j, _ in played[:1]]
+    return kinds
 
 
 def _content_explanations(rec: "Recommender", played: Mapping[str, float], item_ids: list[str]) -> dict[str, str]:
@@ -187,9 +182,10 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     """Return ``items`` with its last ``round(epsilon·n)`` places given to items from clusters the user never plays.
 
     Only ``allowed`` items are picked, when given. Picks are seeded by ``user_id`` and ``salt``, so a list
-    is reproducible; they are drawn from ``EXPLORE_CANDIDATES`` random items per place, so when most of
-    those are taken or over an artist cap the list keeps more of its own items. Without audio-feature
-    clusters (a catalogue with no features) the list is returned unchanged.
+    is reproducible. They are drawn from ``EXPLORE_CANDIDATES`` random catalogue items per place, not
+    from a shuffle of the whole catalogue, so that a list costs the same whatever the catalogue's size;
+    a user who plays nearly every cluster may therefore get fewer exploration items. Without
+    audio-feature clusters (a catalogue with no features) the list is returned unchanged.
     """
     share = round(rec.settings.exploration * n)
     if share <= 0 or not rec.clusterer.is_fitted:
@@ -198,20 +194,18 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     usual = {int(labels[index[item]]) for item, r in history.items() if r > 0 and item in index}
     kept = items[: max(n - share, 0)]
     taken = set(seen) | {item.item_id for item in items}
-    never = np.ones(int(labels.max(initial=-1)) + 1, dtype=bool)
-    never[list(usual)] = False
-    outside = np.flatnonzero(never[labels])
-    if allowed is not None:
-        outside = np.array([j for j in outside if ids[j] in allowed], dtype=np.int64)
-    rng = np.random.default_rng(zlib.crc32(f"{user_id}:{salt}".encode()))
+    pool: Sequence[int] = range(len(ids)) if allowed is None else [j for j, item in enumerate(ids) if item in allowed]
+    draw = random.Random(zlib.crc32(f"{user_id}:{salt}".encode()))
     counts = artist_counts(rec, kept)
     picks = []
-    for j in rng.choice(outside, size=min(len(outside), EXPLORE_CANDIDATES * share), replace=False):
-        if len(picks) == share:
-            break
+    for _ in range(EXPLORE_CANDIDATES * share if pool else 0):
+        j = pool[draw.randrange(len(pool))]
         item = ids[j]
-        if item not in taken and (allowed is None or item in allowed) and artist_allows(rec, item, prefs, counts):
+        if int(labels[j]) not in usual and item not in taken and artist_allows(rec, item, prefs, counts):
             picks.append(RecommendedItem(item, 0.0, "content", exploration=True))
+            taken.add(item)
+            if len(picks) == share:
+                break
     if not picks:
         return items
     return items[: n - len(picks)] + picks

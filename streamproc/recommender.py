@@ -182,7 +182,7 @@ class Recommender:
         folded = factors.fold_in(histories, self.settings.min_als_items) if factors else None
         als_lists = self._als(folded, n, seens, prefs) if folded else [[] for _ in users]
         version = factors.version if factors else 0
-        results = []
+        lists: list[tuple[str, list[RecommendedItem]]] = []
         for position, ((user_id, _), history, seen, p) in enumerate(zip(users, histories, seens, prefs)):
             kind, items = "als", als_lists[position]
             if not items:
@@ -192,9 +192,11 @@ class Recommender:
             if not p.opted_out:
                 user_salt = str(sum(1 for r in history.values() if r > 0)) if salt is None else salt
                 items = personalise.explore(self, user_id, history, items, n, seen, p, user_salt)
-            items = personalise.explain(self, history, items, folded, position)
-            results.append(Recommendation(user_id, time.time(), ModelInfo(kind, version), items))
-        return results
+            lists.append((kind, items))
+        explained = personalise.explain_many(self, histories, [items for _, items in lists], folded)
+        now = time.time()
+        return [Recommendation(user_id, now, ModelInfo(kind, version), items)
+                for (user_id, _), (kind, _), items in zip(users, lists, explained)]
 
     def _als(self, folded: FoldedUsers, n: int, seens: list[set[str]],
              prefs: list[Preferences]) -> list[list[RecommendedItem]]:

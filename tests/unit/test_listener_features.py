@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from models.explanations import top_contributions
 from streamproc import personalise, playlists
 from streamproc.consent import ConsentView
 from streamproc.interactions import Interactions
@@ -177,11 +178,14 @@ def test_batched_als_explanations_match_the_models_explain(world):
     user_row = sp.csr_matrix((np.array(vals, np.float32), np.array(cols), [0, len(cols)]),
                              shape=(1, len(factors.item_ids)))
     items = [0, 5, 9]
-    batched = personalise.als_contributions(factors.fold_in([h]), 0, items, n=3)
-    for item, found in zip(items, batched):
-        expected = factors.model.explain(user_row, item, n=3)
-        assert [j for j, _ in found] == [j for j, _ in expected]
-        np.testing.assert_allclose([v for _, v in found], [v for _, v in expected], rtol=1e-5)
+    folded = factors.fold_in([h])
+    model = factors.model
+    found, values = top_contributions(model.item_factors_, model.item_gram_, folded.weights, folded.reg,
+                                      np.array([items]), n=3)
+    for column, item in enumerate(items):
+        expected = model.explain(user_row, item, n=3)
+        assert found[0, column].tolist() == [j for j, _ in expected]
+        np.testing.assert_allclose(values[0, column], [v for _, v in expected], rtol=1e-5)
 
 
 def test_a_batch_ranked_together_equals_each_user_ranked_alone(world):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from models.ranking import (blend, cap_per_artist, cosine_scores, dot_scores, euclidean_scores,
-                            manhattan_scores, minmax, popularity_top_n, rank_normalise, top_n)
+                            manhattan_scores, minmax, popularity_top_n, rank_normalise, top_n,
+                            top_n_rows)
 
 
 def test_top_n_is_best_first_and_breaks_ties_by_index():
@@ -89,3 +90,16 @@ def test_cap_per_artist_zero_means_no_cap_and_n_truncates():
     items, scores = np.array([4, 2, 9]), np.array([3.0, 2.0, 1.0])
     picked, kept = cap_per_artist(items, scores, {4: "a", 2: "a", 9: "a"}, 0, 2)
     assert picked.tolist() == [4, 2] and kept.tolist() == [3.0, 2.0]
+
+
+def test_top_n_rows_equals_top_n_of_each_row_with_its_exclusions():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(4)
+    scores = rng.random((7, 30)).astype(np.float32)
+    scores[2, :25] = np.nan
+    exclude = sp.random(7, 30, density=0.3, random_state=1, format="csr")
+    for row, (items, values) in enumerate(top_n_rows(scores, 8, exclude=exclude)):
+        expected_items, expected_values = top_n(scores[row], 8, exclude=exclude[row].indices)
+        assert items.tolist() == expected_items.tolist()
+        assert values.tolist() == expected_values.tolist()
