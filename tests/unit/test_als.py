@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from models.als import ImplicitALS
-from models.solvers import exact_sweep
+from models.solvers import cg_sweep, exact_sweep, nonzero_error
 
 SOLVERS = ("cg", "exact")
 
@@ -197,3 +197,14 @@ def test_exact_sweep_matches_a_dense_solve_for_empty_short_and_long_rows():
         gathered, weights = Y[W[user].indices], W[user].data
         A = Y.T @ Y + reg[user] * np.eye(16) + gathered.T @ (weights[:, None] * gathered)
         np.testing.assert_allclose(swept[user], np.linalg.solve(A, (1 + weights) @ gathered), atol=1e-10)
+
+
+def test_cg_sweep_converges_to_exact_sweep_with_rows_longer_than_a_batch_on_two_threads():
+    W = random_plays(seed=8, users=50, items=60, density=0.4)  # rows of about 24 items, batches of 16 entries
+    rng = np.random.default_rng(8)
+    Y = rng.normal(size=(60, 5))
+    reg = np.full(50, 0.5)
+    X = np.zeros((50, 5))
+    error = cg_sweep(W, X, Y, Y.T @ Y, reg, steps=15, nnz_budget=16, workers=2, error=True)
+    np.testing.assert_allclose(X, exact_sweep(W, Y, Y.T @ Y, reg, nnz_budget=16, workers=2), atol=1e-8)
+    assert error == pytest.approx(nonzero_error(W, X, Y), rel=1e-10)
