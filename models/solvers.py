@@ -281,7 +281,8 @@ def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarra
 
     def work(rows: np.ndarray, system: _Gathered | _Pieces) -> None:
         lam = lams[rows, None]
-        if isinstance(system, _Gathered) and 2 * system.factors.shape[1] <= k and eigenvalues[0] + lam.min() > floor:
+        short = isinstance(system, _Gathered) and 2 * system.factors.shape[1] <= k
+        if short and eigenvalues[0] + lam.min() > floor:
             X[rows] = system.solve_short(Q, eigenvalues, lam)
             return
         A = system.gram() + YtY + lam[:, :, None] * eye
