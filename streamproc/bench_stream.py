@@ -1,6 +1,6 @@
 """The ``bench stream`` command: events/s and end-to-end latency of real workers on a real broker.
 
-    streamproc bench stream [--workers 1,2] [--events E] [--max] [--rate R] [--fetch-compare]
+    streamproc bench stream [--workers 1,2] [--events E] [--max] [--rate R] [--fetch-compare] [--write] [--section S]
 
 Each case starts a fresh embedded broker and N ``streamproc worker`` processes, sends a simulated
 catalogue, then E simulated listening events (keyed by user) as fast as possible (``--max``) or
@@ -9,7 +9,9 @@ Latency is the time from an event's produce time (its Kafka timestamp) to the mo
 recommendation carrying it (its ``event_ts``) is read; events/s is E over the time from the first
 event sent to the last recommendation read. The ceiling is the raw aiokafka consume rate of the
 same ``listens`` topic on the same broker, read after the case. RSS of each worker is read from
-/proc after the run. ``--fetch-compare`` adds two low-load cases, one worker each, with Faust's
+/proc after the run, and so are the cores that the workers, the broker and this client kept busy
+on average (CPU seconds over the case's wall time), which tell when the machine, not the
+workers, was the limit. ``--fetch-compare`` adds two low-load cases, one worker each, with Faust's
 hard-coded 1500 ms fetch wait, with 100 ms and with 20 ms (``STREAMPROC_FETCH_MAX_WAIT_MS``).
 Results go to the ``stream`` section of bench/RESULTS.md with ``--write``.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import shutil
 import sys
 import tempfile
@@ -40,7 +43,12 @@ from tables.codec import decode_object
 from tables.topics import LISTENS, RECOMMENDATIONS, TRACKS
 
 DRAIN_S = 2.0
+# How long a case may take to process its events: at least this, or one second per 100 events.
 CASE_TIMEOUT_S = 600.0
+SECTIONS = {
+    "stream": "Stream processing: events/s and end-to-end latency",
+    "stream-memory": "Stream processing: a worker's memory after a long run",
+}
 READ_WAIT_MS = 10
 
 
@@ -68,6 +76,7 @@ class Result:
     ceiling_per_s: float
     rss_mib: list[float]
     reflected: int
+    cores: dict[str, float]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -90,6 +99,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     stream.add_argument("--fetch-compare", action="store_true",
                         help="also latency at low load with the 1500, 100 and 20 ms fetch waits")
     stream.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
+    stream.add_argument("--section", default="stream", choices=sorted(SECTIONS),
+                        help="the section of bench/RESULTS.md that --write replaces (default: stream)")
     stream.set_defaults(func=run)
 
 
@@ -128,9 +139,10 @@ def run(args: argparse.Namespace) -> int:
             "of every owned user's list). Latency: an event's produce time to the read of the "
             "recommendation carrying it; events/s: events over first send to last recommendation read. "
             "Ceiling: raw aiokafka consumption of the same `listens` topic, same broker, same run. "
-            "Broker, workers and this client share the machine's cores.\n\n" + table
+            "Broker, workers and this client share the machine's cores; the last column says how many "
+            "each kept busy on average.\n\n" + table
         )
-        path = write_section("stream", "Stream processing: events/s and end-to-end latency", body,
+        path = write_section(args.section, SECTIONS[args.section], body,
                              command="streamproc bench stream " + " ".join(sys.argv[3:]))
         print(f"written to {path}", file=sys.stderr)
     return 0
@@ -145,10 +157,12 @@ def results_table(results: list[Result]) -> str:
         f"{r.case.rate:g}" if r.case.rate else "max", r.case.fetch_wait_ms,
         f"{r.events_per_s:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms), f"{r.recommendations:,}",
         f"{r.ceiling_per_s:,.0f}", " / ".join(f"{m:.0f}" for m in r.rss_mib),
+        " / ".join(f"{r.cores[name]:.2f}" for name in ("workers", "broker", "client")),
     ] for r in results]
     return markdown_table(
         ["case", "workers", "events", "offered /s", "fetch wait ms", "events/s", "p50 ms", "p99 ms",
-         "recommendations", "ceiling: aiokafka consume /s", "RSS MiB per worker"], rows)
+         "recommendations", "ceiling: aiokafka consume /s", "RSS MiB per worker",
+         "cores busy: workers / broker / client"], rows)
 
 
 def format_result(r: Result) -> str:
@@ -174,7 +188,7 @@ async def run_case(case: Case, n_users: int, n_tracks: int) -> Result:
                                              fetch_max_wait_ms=str(case.fetch_wait_ms)))
             for worker in workers:
                 await asyncio.to_thread(worker.wait_ready)
-            return await _measure(case, broker.bootstrap, workers, n_users, n_tracks)
+            return await _measure(case, broker.bootstrap, workers, n_users, n_tracks, broker.process.pid)
     finally:
         for worker in workers:
             worker.stop()
@@ -182,7 +196,7 @@ async def run_case(case: Case, n_users: int, n_tracks: int) -> Result:
 
 
 async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_users: int,
-                   n_tracks: int) -> Result:
+                   n_tracks: int, broker_pid: int) -> Result:
     catalogue = generate_catalogue(n_tracks, seed=1)
     listeners = make_listeners(catalogue, n_users, seed=1)
     events = [(e.user_id.encode(), e.to_bytes())
@@ -200,14 +214,19 @@ async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_u
         await _wait_until(lambda: _all_assigned(workers) and _tracks(workers[0]) >= n_tracks, 120,
                           "the workers did not take the catalogue")
         started = time.time()
+        pids = {"workers": [w.process.pid for w in workers], "broker": [broker_pid], "client": [os.getpid()]}
+        cpu_before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
         reader.since = started
         await _send(producer, events, case.rate)
-        deadline = time.monotonic() + CASE_TIMEOUT_S
+        deadline = time.monotonic() + max(CASE_TIMEOUT_S, case.events / 100)
         while await asyncio.to_thread(_processed, workers) < case.events and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         await asyncio.sleep(DRAIN_S)
         reflected = await asyncio.to_thread(_processed, workers)
         end = reader.last_read or time.time()
+        # Over the whole case, drain included: cores each group kept busy on average.
+        cores = {name: (sum(map(_cpu_seconds, group)) - cpu_before[name]) / (time.time() - started)
+                 for name, group in pids.items()}
     finally:
         await producer.stop()
         await reader.stop()
@@ -223,6 +242,7 @@ async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_u
         ceiling_per_s=await consume_rate(bootstrap, LISTENS, case.events),
         rss_mib=rss,
         reflected=reflected,
+        cores=cores,
     )
 
 
@@ -322,6 +342,15 @@ async def _wait_until(condition, timeout: float, message: str) -> None:
         if time.monotonic() > deadline:
             raise CommandError(message)
         await asyncio.sleep(0.5)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the user and system CPU seconds process ``pid`` has used (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib(pid: int) -> float:

@@ -1,0 +1,28 @@
+"""The stream benchmark's pure parts: its table and its reading of /proc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from streamproc.bench_stream import Case, Result, _cpu_seconds, results_table
+
+
+def test_cpu_seconds_counts_this_process_and_nothing_for_a_gone_one():
+    busy = _cpu_seconds(os.getpid())
+    sum(i * i for i in range(300_000))
+    assert _cpu_seconds(os.getpid()) > busy > 0
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert _cpu_seconds(gone.pid) == 0.0
+
+
+def test_results_table_has_a_row_per_case_with_the_cores_each_group_kept_busy():
+    result = Result(case=Case("max, 2 workers", 2, 1000, None), seconds=2.0, events_per_s=500.0, p50_ms=12.5,
+                    p99_ms=None, recommendations=990, ceiling_per_s=9000.0, rss_mib=[300.0, 310.0], reflected=1000,
+                    cores={"workers": 1.234, "broker": 0.4, "client": 0.05})
+    table = results_table([result]).splitlines()
+    assert table[0].endswith("| cores busy: workers / broker / client |")
+    assert table[2] == ("| max, 2 workers | 2 | 1,000 | max | 20 | 500 | 12.5 | - | 990 | 9,000 | 300 / 310 "
+                        "| 1.23 / 0.40 / 0.05 |")
