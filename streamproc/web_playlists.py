@@ -19,6 +19,7 @@ from faust.web import Request, Response, View
 
 from streamproc.app import app, recommender
 from streamproc.playlists import similar
+from streamproc.web_html import page
 from tables.control import PLAYLIST_KINDS
 from tables.store import user_playlists
 
@@ -60,12 +61,8 @@ async def playlists_page(web: View, request: Request, user_id: str) -> Response:
         )
         sections.append(f"<h2>{title}</h2><p><small>week of {html.escape(playlist['period'])}</small></p>"
                         f"<ol id='{kind}'>{rows}</ol>")
-    title = f"Playlists of {user_id}"
-    return web.html(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1>{''.join(sections)}"
-        f"<p><a href='/users/{html.escape(user_id)}/'>recommendations</a></p></body></html>"
-    )
+    back = f"<p><a href='/users/{html.escape(user_id, quote=True)}/'>recommendations</a></p>"
+    return web.html(page(f"Playlists of {user_id}", "".join(sections) + back))
 
 
 @app.page("/api/items/{item_id}/similar")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import urllib.request
 from collections import defaultdict
 from typing import Any
 
@@ -203,6 +204,10 @@ def test_controls_playlists_and_explanations_on_a_running_worker(broker, start_w
     assert [i["item_id"] for i in json.loads(again.stdout)["items"]] == ids
     status, shown = worker.get_json("/api/users/user-1/playlists/discover")
     assert status == 200 and [i["item_id"] for i in shown["items"]] == ids
+    with urllib.request.urlopen(worker.url + "/users/user-1/playlists/", timeout=10) as response:
+        page = response.read().decode()
+    assert "<h1>Playlists of user-1</h1>" in page and "role='search'" in page
+    assert page.count("<li>", page.index("id='discover'")) >= len(ids)
 
     # Emerging artists: only items under the popularity threshold.
     emerging = streamproc("playlist", "emerging", "--user", "user-4", "--json", "--broker", broker.bootstrap,
