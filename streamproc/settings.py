@@ -62,6 +62,8 @@ class Settings:
     heartbeat_interval: float = 1.0
     fetch_max_wait_ms: int = 20
     producer_linger_ms: int = 5
+    rocksdb_write_buffer_mb: int = 4
+    rocksdb_block_cache_mb: int = 8
     discover_cron: str = "0 0 * * 1"
     timezone: str = "UTC"
     discover_size: int = 30

@@ -9,8 +9,12 @@ so a table key lands in the same partition as the message it came from.
 
 from __future__ import annotations
 
+from faust.types import TableT
+
 from streamproc.app import app
+from streamproc.settings import settings
 from tables import topics
+from tables.rocksdb_options import rocksdb_options
 
 listens_topic = app.topic(topics.LISTENS, key_type=bytes, value_type=bytes)
 tracks_topic = app.topic(topics.TRACKS, key_type=bytes, value_type=bytes)
@@ -22,21 +26,24 @@ playlists_topic = app.topic(topics.PLAYLISTS, key_type=bytes, value_type=bytes)
 # count), so a user's control is applied in order with their listens, next to their state.
 user_events_topic = app.topic(topics.LISTENS, topics.CONTROLS, key_type=bytes, value_type=bytes)
 
-# user id → {"items": {item id: confidence}, "events": n, "offset": last applied offset}
-user_history = app.Table("user_history", key_type=bytes, help="Each user's interaction history.")
-# item id → the track's ``tracks`` message
-track_table = app.Table("tracks", key_type=bytes, help="The catalogue, keyed by item id.")
-# item id → cluster of the track's audio features
-track_clusters = app.Table("track_clusters", key_type=bytes, help="Track to audio-feature cluster.")
-# user id → the user's latest ``recommendations`` message
-latest_recommendations = app.Table(
-    "latest_recommendations", key_type=bytes, help="Each user's latest recommendations."
-)
 
+def _table(name: str, description: str) -> TableT:
+    """Return a RocksDB-backed table keyed by raw bytes, within this worker's memory bounds."""
+    return app.Table(name, key_type=bytes, help=description, options=rocksdb_options(settings))
+
+
+# user id → {"items": {item id: confidence}, "events": n, "offset": last applied offset}
+user_history = _table("user_history", "Each user's interaction history.")
+# item id → the track's ``tracks`` message
+track_table = _table("tracks", "The catalogue, keyed by item id.")
+# item id → cluster of the track's audio features
+track_clusters = _table("track_clusters", "Track to audio-feature cluster.")
+# user id → the user's latest ``recommendations`` message
+latest_recommendations = _table("latest_recommendations", "Each user's latest recommendations.")
 # user id → the user's control state (``tables.control.apply_control``)
-user_controls = app.Table("user_controls", key_type=bytes, help="Each user's listener controls.")
+user_controls = _table("user_controls", "Each user's listener controls.")
 # user id → {kind: {"entries": [{"period", "generated_at", "items"}], "latest": playlist message}}
-user_playlists = app.Table("user_playlists", key_type=bytes, help="Each user's recent playlists.")
+user_playlists = _table("user_playlists", "Each user's recent playlists.")
 # The tables keyed by user id: a "forget me" deletes the user's key from each of them.
 USER_TABLES = (user_history, latest_recommendations, user_controls, user_playlists)
 
