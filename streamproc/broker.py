@@ -18,6 +18,7 @@ import time
 from types import TracebackType
 
 from streamproc.errors import CommandError
+from streamproc.processes import stop_process
 
 READY_TIMEOUT_S = 15.0
 
@@ -60,13 +61,7 @@ class EmbeddedBroker:
         """Stop the broker and wait for it to exit."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, grace=5)
         self._log.close()
 
     def __enter__(self) -> "EmbeddedBroker":

@@ -19,6 +19,18 @@ from typing import Any
 READY_TIMEOUT_S = 60.0
 
 
+def stop_process(process: subprocess.Popen, grace: float) -> None:
+    """Stop ``process`` with SIGTERM, or SIGKILL when it is still running after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class WorkerProcess:
     """A ``streamproc worker`` subprocess with its own data directory, web port and log file."""
 
@@ -72,13 +84,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """Stop the worker gracefully (SIGTERM), or kill it after 20 s."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, grace=20)
         self._log.close()
 
     def kill(self) -> None:
