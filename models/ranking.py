@@ -30,11 +30,9 @@ def top_n(scores: np.ndarray, n: int, exclude=None) -> tuple[np.ndarray, np.ndar
     masked = np.where(np.isnan(scores), -np.inf, scores)
     if exclude is not None and len(exclude):
         masked[np.asarray(exclude, dtype=np.int64)] = -np.inf
-    n = min(n, masked.size)
-    candidates = np.argpartition(-masked, n - 1)[:n]
-    order = candidates[np.lexsort((candidates, -masked[candidates]))]
-    order = order[np.isfinite(masked[order])]
-    return order.astype(np.int64), scores[order]
+    candidates, values = _best_per_row(masked[None], n)
+    order = candidates[0][np.isfinite(values[0])]
+    return order, scores[order]
 
 
 def top_n_rows(scores: np.ndarray, n: int, exclude=None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -55,14 +53,20 @@ def top_n_rows(scores: np.ndarray, n: int, exclude=None) -> list[tuple[np.ndarra
     if exclude is not None and exclude.nnz:
         exclude = exclude.tocsr()
         masked[np.repeat(np.arange(rows), np.diff(exclude.indptr)), exclude.indices] = -np.inf
-    n = min(n, width)
-    candidates = np.argpartition(masked, width - n, axis=1)[:, width - n:]
+    candidates, values = _best_per_row(masked, n)
+    finite = np.isfinite(values)
+    return [(items[keep], row_values[keep]) for items, row_values, keep in zip(candidates, values, finite)]
+
+
+def _best_per_row(masked: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the column indices (int64) and values (float64) of each row's ``n`` largest entries,
+    largest first and equal values by index; excluded entries are -inf and sort last."""
+    n = min(n, masked.shape[1])
+    candidates = np.argpartition(-masked, n - 1, axis=1)[:, :n]
     values = np.take_along_axis(masked, candidates, axis=1)
     order = np.lexsort((candidates, -values), axis=1)
     candidates = np.take_along_axis(candidates, order, axis=1).astype(np.int64)
-    values = np.take_along_axis(values, order, axis=1).astype(np.float64)
-    finite = np.isfinite(values)
-    return [(items[keep], row_values[keep]) for items, row_values, keep in zip(candidates, values, finite)]
+    return candidates, np.take_along_axis(values, order, axis=1).astype(np.float64)
 
 
 def dot_scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
