@@ -135,8 +135,11 @@ def run(args: argparse.Namespace) -> int:
 
         body = (
             f"Simulated listeners: {args.users:,} users over {args.tracks:,} tracks; every worker with the "
-            "default settings (batches of up to 1000 events within 10 ms, a 20 ms fetch wait, retraining every 20,000 events or 60 s, then a refresh "
-            "of every owned user's list). Latency: an event's produce time to the read of the "
+            f"default settings (batches of up to {settings.batch_size} events within "
+            f"{settings.batch_seconds * 1000:g} ms, a {settings.fetch_max_wait_ms} ms fetch wait, a "
+            f"{settings.producer_linger_ms} ms producer linger, retraining every {settings.retrain_events:,} "
+            f"events or {settings.retrain_seconds:g} s, then a background refresh of every owned user's "
+            "list). Latency: an event's produce time to the read of the "
             "recommendation carrying it; events/s: events over first send to last recommendation read. "
             "Ceiling: raw aiokafka consumption of the same `listens` topic, same broker, same run. "
             "Broker, workers and this client share the machine's cores; the last column says how many "
