@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from models.ranking import cosine_scores, top_n
-from models.solvers import cg_sweep, exact_sweep, nonzero_error
+from models.solvers import Eigenbasis, cg_sweep, exact_sweep, nonzero_error
 
 FORMAT_VERSION = 1
 CONFIDENCES = ("log1p", "linear")
@@ -85,7 +85,9 @@ class ImplicitALS:
 
     Learned: ``user_factors_`` (n_users, k), ``item_factors_`` (n_items, k) and
     ``loss_history_`` (the loss after each iteration). Users are solved last, so
-    ``user_factors_`` match a fold-in against the final ``item_factors_``.
+    ``user_factors_`` match a fold-in against the final ``item_factors_``. Kept with them for
+    fold-ins and explanations: ``item_gram_``, ``user_gram_`` and ``item_basis_`` (the
+    :class:`~models.solvers.Eigenbasis` of ``item_gram_``).
 
     >>> plays = sp.csr_matrix(np.array([[3.0, 0, 1], [0, 2, 0]]))
     >>> model = ImplicitALS(factors=2, iterations=3, random_state=1).fit(plays)
@@ -131,8 +133,12 @@ class ImplicitALS:
         # Built from its parts, the result shares the index arrays instead of copying them.
         return sp.csr_matrix((data, user_items.indices, user_items.indptr), shape=user_items.shape, copy=False)
 
-    def _reg(self, W: sp.csr_matrix) -> np.ndarray:
-        """Return each row's lambda: constant, or lambda * n_u (at least one) when weighted."""
+    def row_regularization(self, W: sp.csr_matrix) -> np.ndarray:
+        """Return each row's lambda: constant, or lambda * n_u (at least one) when weighted.
+
+        >>> ImplicitALS(regularization=0.5).row_regularization(sp.csr_matrix([[1.0, 2.0], [0, 0]])).tolist()
+        [1.0, 0.5]
+        """
         if self.regularization_mode == "plain":
             return np.full(W.shape[0], self.regularization)
         return self.regularization * np.maximum(np.diff(W.indptr), 1)
@@ -150,7 +156,7 @@ class ImplicitALS:
         if Wu.nnz == 0:
             raise ValueError("user_items has no nonzero interaction")
         Wi = Wu.T.tocsr()
-        reg_u, reg_i = self._reg(Wu), self._reg(Wi)
+        reg_u, reg_i = self.row_regularization(Wu), self.row_regularization(Wi)
         rng = np.random.default_rng(self.random_state)
         n_users, n_items = Wu.shape
         X = _initial_factors(rng, n_users, self.factors, self.dtype)
@@ -184,9 +190,13 @@ class ImplicitALS:
         return self.num_threads or os.cpu_count() or 1
 
     def _cache_grams(self) -> None:
-        """Keep both Gram matrices so a fold-in costs only its own interactions."""
+        """Keep both Gram matrices and the items' eigenbasis so a fold-in costs only its own interactions.
+
+        Called wherever the factors are set (fit, load), so they never describe older factors.
+        """
         self.item_gram_ = self.item_factors_.T @ self.item_factors_
         self.user_gram_ = self.user_factors_.T @ self.user_factors_
+        self.item_basis_ = Eigenbasis.of(self.item_gram_)
 
     def _require_fitted(self) -> None:
         if not hasattr(self, "item_factors_"):
@@ -200,7 +210,7 @@ class ImplicitALS:
         if row.shape != (1, length):
             raise ValueError(f"{name} must have shape (1, {length}) or ({length}, 1), got {row.shape}")
         W = self.confidence_weights(row)
-        lam = self._reg(W)[0]
+        lam = self.row_regularization(W)[0]
         gathered = factors[W.indices].astype(np.float64)
         A = gram + gathered.T @ (W.data[:, None] * gathered)
         A[np.diag_indices_from(A)] += lam
@@ -235,7 +245,20 @@ class ImplicitALS:
         if rows.shape[1] != self.item_factors_.shape[0]:
             raise ValueError(f"user_rows must have {self.item_factors_.shape[0]} columns, got {rows.shape[1]}")
         W = self.confidence_weights(rows)
-        return exact_sweep(W, self.item_factors_, self.item_gram_, self._reg(W))
+        return self.fold_in_weights(W, self.row_regularization(W))
+
+    def fold_in_weights(self, W: sp.csr_matrix, reg: np.ndarray) -> np.ndarray:
+        """Return :meth:`fold_in_users` of users given by their checked :meth:`confidence_weights` ``W`` and
+        :meth:`row_regularization` ``reg``, for a caller that needs those too and so computes them once.
+
+        >>> plays = sp.csr_matrix(np.array([[3.0, 0, 1], [0, 2, 0]]))
+        >>> model = ImplicitALS(factors=2, random_state=0).fit(plays)
+        >>> W = model.confidence_weights(plays)
+        >>> np.array_equal(model.fold_in_weights(W, model.row_regularization(W)), model.fold_in_users(plays))
+        True
+        """
+        self._require_fitted()
+        return exact_sweep(W, self.item_factors_, self.item_gram_, reg, basis=self.item_basis_)
 
     def fold_in_item(self, item_column) -> np.ndarray:
         """Return the (k,) factor of a new item listened to as ``item_column`` (n_users x 1) by the known users.
@@ -299,7 +322,7 @@ class ImplicitALS:
         Y = self.item_factors_.astype(np.float64)
         gathered = Y[W.indices]
         A = self.item_gram_ + gathered.T @ (W.data[:, None] * gathered)
-        A[np.diag_indices_from(A)] += self._reg(W)[0]
+        A[np.diag_indices_from(A)] += self.row_regularization(W)[0]
         weighted_item = np.linalg.solve(A, Y[item])
         contributions = (gathered @ weighted_item) * (1.0 + W.data)
         order, values = top_n(contributions, n)
@@ -319,7 +342,7 @@ class ImplicitALS:
             raise ValueError(f"user_items shape {W.shape} does not match the model's "
                              f"({self.user_factors_.shape[0]}, {self.item_factors_.shape[0]})")
         X, Y = self.user_factors_, self.item_factors_
-        return _loss(W, X, Y, X.T @ X, Y.T @ Y, self._reg(W), self._reg(W.T.tocsr()), nonzero_error(W, X, Y))
+        return _loss(W, X, Y, X.T @ X, Y.T @ Y, self.row_regularization(W), self.row_regularization(W.T.tocsr()), nonzero_error(W, X, Y))
 
     def save(self, path) -> None:
         """Write the parameters and factors to the npz file ``path``.

@@ -2,8 +2,9 @@
 
 With ``A_u = YtY + Y_u^T W_u Y_u + lambda_u I`` (``W = C - 1``), user ``u``'s score of item ``i``
 is ``sum_j (y_i^T A_u^-1 y_j) c_uj`` over the user's items ``j``: each term is what item ``j``
-contributes. :func:`top_contributions` builds and solves the users' ``A_u`` batched, rows of
-similar length together, in float64.
+contributes. :func:`top_contributions` solves the users' ``A_u`` batched, rows of similar length
+together, in float64; a row of few items (most of a stream's users) through the Woodbury identity
+in YtY's eigenbasis (:func:`models.solvers.woodbury_solve`), a (width, width) system instead of A_u.
 
 >>> import scipy.sparse as sp
 >>> Y = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
@@ -18,15 +19,16 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from models.solvers import row_batches
+from models.solvers import Eigenbasis, row_batches, woodbury_pays, woodbury_solve
 
 
 def top_contributions(Y: np.ndarray, YtY: np.ndarray, W: sp.csr_matrix, reg: np.ndarray, items: np.ndarray,
-                      n: int = 3) -> tuple[np.ndarray, np.ndarray]:
+                      n: int = 3, basis: Eigenbasis | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return, for each row ``u`` of ``W`` and each item in ``items[u]``, row ``u``'s ``n`` items contributing most to its score.
 
     ``W`` holds the confidence minus one of each user's items and ``reg`` each user's lambda;
-    ``items`` is (users, m), -1 where a user has fewer than m items to explain. Returns (users,
+    ``items`` is (users, m), -1 where a user has fewer than m items to explain; ``basis`` is
+    YtY's :class:`~models.solvers.Eigenbasis` (computed here when not given). Returns (users,
     m, n) item indices, largest contribution first (-1 past a user's own items), and their
     contributions.
     """
@@ -35,6 +37,7 @@ def top_contributions(Y: np.ndarray, YtY: np.ndarray, W: sp.csr_matrix, reg: np.
     values = np.zeros((users, m, n))
     k = Y.shape[1]
     lengths = np.diff(W.indptr)
+    basis = basis or Eigenbasis.of(YtY)
     for rows, width in row_batches(W.indptr, min_width=k):
         if width == 0 or m == 0:
             continue
@@ -43,10 +46,17 @@ def top_contributions(Y: np.ndarray, YtY: np.ndarray, W: sp.csr_matrix, reg: np.
         columns = W.indices[positions]
         weights = np.where(inside, W.data[positions], 0.0)
         gathered = Y[columns].astype(np.float64)
-        A = np.matmul((gathered * weights[..., None]).transpose(0, 2, 1), gathered)
-        A += YtY + reg[rows, None, None] * np.eye(k)
-        targets = Y[np.maximum(items[rows], 0)].astype(np.float64).transpose(0, 2, 1)
-        contributions = np.matmul(gathered, np.linalg.solve(A, targets)) * (1.0 + weights)[..., None]
+        targets = Y[np.maximum(items[rows], 0)].astype(np.float64)
+        inverse = basis.inverse(reg[rows, None], np.float64) if woodbury_pays(width, k) else None
+        if inverse is not None:
+            rotated = gathered @ basis.vectors
+            solved = woodbury_solve(rotated, weights, inverse, (targets @ basis.vectors).transpose(0, 2, 1))
+            contributions = np.matmul(rotated, solved)
+        else:
+            A = np.matmul((gathered * weights[..., None]).transpose(0, 2, 1), gathered)
+            A += YtY + reg[rows, None, None] * np.eye(k)
+            contributions = np.matmul(gathered, np.linalg.solve(A, targets.transpose(0, 2, 1)))
+        contributions *= (1.0 + weights)[..., None]
         contributions[~inside] = -np.inf
         order = np.argsort(-contributions, axis=1, kind="stable")[:, :n]
         best = np.take_along_axis(contributions, order, axis=1).transpose(0, 2, 1)

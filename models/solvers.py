@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -67,6 +68,64 @@ def row_batches(indptr: np.ndarray, nnz_budget: int = NNZ_BUDGET,
         per_batch = max(1, nnz_budget // max(width, min_width))
         for start in range(0, len(group), per_batch):
             yield group[start:start + per_batch], width
+
+
+@dataclasses.dataclass(frozen=True)
+class Eigenbasis:
+    """A Gram matrix ``YtY = vectors diag(values) vectors^T`` (float64), in whose basis ``YtY + lambda I``
+    is diagonal whatever the lambda. Fixed for fixed factors, so a fitted model keeps its items' one.
+
+    >>> basis = Eigenbasis.of(np.diag([3.0, 1.0]))
+    >>> basis.values.tolist(), basis.inverse(np.array([[1.0]]), np.float64).tolist()
+    ([1.0, 3.0], [[0.5, 0.25]])
+    """
+
+    values: np.ndarray
+    vectors: np.ndarray
+
+    @classmethod
+    def of(cls, gram: np.ndarray) -> "Eigenbasis":
+        values, vectors = np.linalg.eigh(gram.astype(np.float64))
+        return cls(values, vectors)
+
+    def inverse(self, lam: np.ndarray, dtype) -> np.ndarray | None:
+        """Return ``1 / (values + lambda)`` in ``dtype`` for each row's lambda in ``lam`` (rows, 1).
+
+        None when some ``values + lambda`` is too small to invert safely in ``dtype`` (no lambda and a
+        singular Gram matrix): the caller then solves the (k, k) system instead.
+        """
+        floor = np.finfo(dtype).eps * len(self.values) * max(self.values[-1], 1.0)
+        if self.values[0] + lam.min() <= floor:
+            return None
+        return 1.0 / (self.values.astype(dtype) + lam)
+
+
+def woodbury_pays(width: int, k: int) -> bool:
+    """Return True when rows of ``width`` items solve faster by :func:`woodbury_solve` than as (k, k) systems."""
+    return 2 * width <= k
+
+
+def woodbury_solve(rotated: np.ndarray, weights: np.ndarray, inverse: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Return ``(S + R^T W R)^-1 rhs`` per row, everything in the eigenbasis of :class:`Eigenbasis`.
+
+    ``rotated`` (rows, width, k) holds the rows' item factors times the basis vectors, ``weights``
+    (rows, width) the diagonal of ``W``, ``inverse`` (rows, k) the diagonal of ``S^-1`` and ``rhs``
+    is (rows, k, c). With ``U = W^1/2 R`` the Woodbury identity gives ``(S + U^T U)^-1 = S^-1 -
+    S^-1 U^T (I + U S^-1 U^T)^-1 U S^-1``: a (width, width) solve instead of a (k, k) one.
+
+    >>> R, w, d = np.array([[[1.0, 2.0]]]), np.array([[3.0]]), np.array([[0.5, 0.25]])
+    >>> x = woodbury_solve(R, w, d, np.array([[[1.0], [1.0]]]))
+    >>> np.allclose(x[0], np.linalg.solve(np.diag(1 / d[0]) + 3.0 * R[0].T @ R[0], [[1.0], [1.0]]))
+    True
+    """
+    width = rotated.shape[1]
+    x = inverse[:, :, None] * rhs
+    U = rotated * np.sqrt(weights)[:, :, None]
+    inner = np.matmul(U * inverse[:, None, :], U.transpose(0, 2, 1))
+    inner += np.eye(width, dtype=inner.dtype)
+    s = np.linalg.solve(inner, np.matmul(U, x))
+    x -= inverse[:, :, None] * np.matmul(U.transpose(0, 2, 1), s)
+    return x
 
 
 class _Gathered:
@@ -127,23 +186,16 @@ class _Gathered:
         d = self.dots(x).astype(np.float64)
         return float(np.sum(self.base * (1.0 - 2.0 * d) + self.weights * d * d))
 
-    def solve_short(self, Q: np.ndarray, eigenvalues: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    def solve_short(self, basis: Eigenbasis, inverse: np.ndarray) -> np.ndarray:
         """Return the exact factors of the rows, a (width, width) solve each instead of a (k, k) one.
 
-        With ``YtY = Q diag(eigenvalues) Q^T``, ``S = YtY + lambda I`` is diagonal in the
-        basis ``Q`` whatever each row's lambda, and with ``U = W^1/2 Y_u`` the Woodbury identity
-        gives ``(S + U^T U)^-1 = S^-1 - S^-1 U^T (I + U S^-1 U^T)^-1 U S^-1``.
+        ``inverse`` is :meth:`Eigenbasis.inverse` of the rows' lambdas (see :func:`woodbury_solve`).
         """
         rows, width, k = self.factors.shape
+        Q = basis.vectors.astype(self.factors.dtype)
         rotated = (self.factors.reshape(-1, k) @ Q).reshape(rows, width, k)
-        inverse = 1.0 / (eigenvalues + lam)
-        x = inverse * np.matmul(self.base[:, None, :], rotated)[:, 0]
-        rotated *= np.sqrt(self.weights)[:, :, None]
-        inner = np.matmul(rotated * inverse[:, None, :], rotated.transpose(0, 2, 1))
-        inner += np.eye(width, dtype=inner.dtype)
-        s = np.linalg.solve(inner, np.matmul(rotated, x[:, :, None]))
-        x -= inverse * np.matmul(s.transpose(0, 2, 1), rotated)[:, 0]
-        return x @ Q.T
+        rhs = np.matmul(self.base[:, None, :], rotated).transpose(0, 2, 1)
+        return woodbury_solve(rotated, self.weights, inverse, rhs)[:, :, 0] @ Q.T
 
 
 class _Pieces:
@@ -262,28 +314,28 @@ def cg_sweep(W: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, YtY: np.ndarray, re
 
 
 def exact_sweep(W: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, reg: np.ndarray,
-                nnz_budget: int = NNZ_BUDGET, workers: int = 1, out: np.ndarray | None = None) -> np.ndarray:
+                nnz_budget: int = NNZ_BUDGET, workers: int = 1, out: np.ndarray | None = None,
+                basis: Eigenbasis | None = None) -> np.ndarray:
     """Return the exact least-squares factors of every row, solving batched systems, written into ``out`` if given.
 
     Rows of at most k/2 items (most rows of a long-tailed matrix) solve (n, n) systems
-    through :meth:`_Gathered.solve_short`; longer rows build and solve their (k, k)
-    system. A batch holds at most ``nnz_budget / 2k`` rows, so its (rows, k, k) systems
-    and their copies in LAPACK stay about as large as its gathered factors.
+    through :meth:`_Gathered.solve_short`, in ``basis`` (YtY's :class:`Eigenbasis`, computed
+    here when not given); longer rows build and solve their (k, k) system. A batch holds at
+    most ``nnz_budget / 2k`` rows, so its (rows, k, k) systems and their copies in LAPACK
+    stay about as large as its gathered factors.
     """
     k = Y.shape[1]
     X = np.empty((W.shape[0], k), dtype=Y.dtype) if out is None else out
     eye = np.eye(k, dtype=Y.dtype)
     lams = reg.astype(Y.dtype)
-    eigenvalues, Q = np.linalg.eigh(YtY.astype(np.float64))
-    # Below this, lambda + eigenvalue cannot be inverted safely (no lambda and a singular YtY).
-    floor = np.finfo(Y.dtype).eps * k * max(eigenvalues[-1], 1.0)
-    eigenvalues, Q = eigenvalues.astype(Y.dtype), Q.astype(Y.dtype)
+    basis = basis or Eigenbasis.of(YtY)
 
     def work(rows: np.ndarray, system: _Gathered | _Pieces) -> None:
         lam = lams[rows, None]
-        short = isinstance(system, _Gathered) and 2 * system.factors.shape[1] <= k
-        if short and eigenvalues[0] + lam.min() > floor:
-            X[rows] = system.solve_short(Q, eigenvalues, lam)
+        short = isinstance(system, _Gathered) and woodbury_pays(system.factors.shape[1], k)
+        inverse = basis.inverse(lam, Y.dtype) if short else None
+        if inverse is not None:
+            X[rows] = system.solve_short(basis, inverse)
             return
         A = system.gram() + YtY + lam[:, :, None] * eye
         X[rows] = np.linalg.solve(A, system.rhs()[..., None])[..., 0]

@@ -153,7 +153,7 @@ def _als_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float
         targets[row, :len(wanted[position])] = [factors.item_index[item] for item in wanted[position]]
     model = factors.model
     found, values = top_contributions(model.item_factors_, model.item_gram_, folded.weights, folded.reg, targets,
-                                      EXPLAIN_ITEMS)
+                                      EXPLAIN_ITEMS, model.item_basis_)
     found, values = found.tolist(), values.tolist()
     for position, row in folded.positions.items():
         for column, item in enumerate(wanted[position]):

@@ -60,9 +60,11 @@ class FactorModel:
             (np.asarray(values, np.float32), np.asarray(columns, np.int32), np.asarray(indptr, np.int64)),
             shape=(len(positions), len(self.item_ids)),
         )
-        vectors = self.model.fold_in_users(rows) if positions else np.empty((0, self.model.factors), np.float32)
         weights = self.model.confidence_weights(rows)
-        return FoldedUsers(self, positions, rows, weights, self.model._reg(weights), vectors)
+        reg = self.model.row_regularization(weights)
+        vectors = (self.model.fold_in_weights(weights, reg) if positions
+                   else np.empty((0, self.model.factors), self.model.dtype))
+        return FoldedUsers(self, positions, rows, weights, reg, vectors)
 
 
 @dataclasses.dataclass(frozen=True)

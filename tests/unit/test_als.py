@@ -67,7 +67,7 @@ def test_fold_in_equals_the_users_row_of_a_full_user_sweep(mode):
     plays = random_plays(seed=1)
     model = fitted(plays, solver="cg", regularization_mode=mode, dtype=np.float64)
     W = model.confidence_weights(plays)
-    swept = exact_sweep(W, model.item_factors_, model.item_factors_.T @ model.item_factors_, model._reg(W))
+    swept = exact_sweep(W, model.item_factors_, model.item_factors_.T @ model.item_factors_, model.row_regularization(W))
     for user in (0, 7, 33):
         np.testing.assert_allclose(model.fold_in(plays[user]), swept[user], rtol=1e-6, atol=1e-9)
 
@@ -82,7 +82,7 @@ def test_fold_in_item_matches_an_item_sweep_and_accepts_either_orientation():
     plays = random_plays(seed=4)
     model = fitted(plays, dtype=np.float64)
     W = model.confidence_weights(plays).T.tocsr()
-    swept = exact_sweep(W, model.user_factors_, model.user_factors_.T @ model.user_factors_, model._reg(W))
+    swept = exact_sweep(W, model.user_factors_, model.user_factors_.T @ model.user_factors_, model.row_regularization(W))
     np.testing.assert_allclose(model.fold_in_item(plays[:, [3]]), swept[3], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(model.fold_in_item(plays[:, [3]].T), swept[3], rtol=1e-6, atol=1e-9)
 
@@ -208,3 +208,21 @@ def test_cg_sweep_converges_to_exact_sweep_with_rows_longer_than_a_batch_on_two_
     error = cg_sweep(W, X, Y, Y.T @ Y, reg, steps=15, nnz_budget=16, workers=2, error=True)
     np.testing.assert_allclose(X, exact_sweep(W, Y, Y.T @ Y, reg, nnz_budget=16, workers=2), atol=1e-8)
     assert error == pytest.approx(nonzero_error(W, X, Y), rel=1e-10)
+
+
+def test_the_items_eigenbasis_is_recomputed_on_refit_and_load(tmp_path):
+    model = fitted(random_plays(seed=1))
+    first = model.item_basis_
+    model.fit(random_plays(seed=2))
+    assert model.item_basis_ is not first
+    for basis_of in (model, model.save(tmp_path / "m.npz") or ImplicitALS.load(tmp_path / "m.npz")):
+        gram = basis_of.item_factors_.T.astype(np.float64) @ basis_of.item_factors_
+        basis = basis_of.item_basis_
+        np.testing.assert_allclose(basis.vectors @ np.diag(basis.values) @ basis.vectors.T, gram, atol=1e-5)
+
+
+def test_fold_in_weights_equals_fold_in_users():
+    plays = random_plays(seed=6)
+    model = fitted(plays, dtype=np.float64)
+    W = model.confidence_weights(plays)
+    np.testing.assert_array_equal(model.fold_in_weights(W, model.row_regularization(W)), model.fold_in_users(plays))
