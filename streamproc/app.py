@@ -29,6 +29,7 @@ app = faust.App(
     broker_rebalance_timeout=max(settings.session_timeout * 2, 10.0),
     producer_max_request_size=MAX_REQUEST_BYTES,
     producer_linger=settings.producer_linger_ms / 1000.0,
+    producer_compression_type=settings.compression_type(),
     consumer_max_fetch_size=MAX_REQUEST_BYTES,
     key_serializer="raw",
     value_serializer="raw",

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             f"Simulated listeners: {args.users:,} users over {args.tracks:,} tracks; every worker with the "
             f"default settings (batches of up to {settings.batch_size} events within "
             f"{settings.batch_seconds * 1000:g} ms, a {settings.fetch_max_wait_ms} ms fetch wait, a "
-            f"{settings.producer_linger_ms} ms producer linger, retraining every {settings.retrain_events:,} "
+            f"{settings.producer_linger_ms} ms producer linger, compression {settings.compression}, retraining every {settings.retrain_events:,} "
             f"events or {settings.retrain_seconds:g} s, then a background refresh of every owned user's "
             "list). Latency: an event's produce time to the read of the "
             "recommendation carrying it; events/s: events over first send to last recommendation read. "
@@ -206,7 +206,7 @@ async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_u
               for e in simulate_listens(catalogue, listeners, case.events, seed=1, start=time.time())]
     await ensure_topics(bootstrap, [LISTENS, TRACKS, RECOMMENDATIONS], settings.topic_partitions)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024,
-                                max_request_size=MAX_REQUEST_BYTES)
+                                max_request_size=MAX_REQUEST_BYTES, compression_type=settings.compression_type())
     await producer.start()
     reader = _Reader(bootstrap)
     await reader.start()

@@ -68,6 +68,7 @@ async def _send(
         linger_ms=5,
         max_batch_size=256 * 1024,
         max_request_size=MAX_REQUEST_BYTES,
+        compression_type=settings.compression_type(),
         request_timeout_ms=REQUEST_TIMEOUT_MS,
     )
     await start_client(producer, bootstrap)

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 PREFIX = "STREAMPROC_"
+# The codecs every Kafka client streamproc uses can write and read (aiokafka through cramjam).
+COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,6 +64,7 @@ class Settings:
     heartbeat_interval: float = 1.0
     fetch_max_wait_ms: int = 20
     producer_linger_ms: int = 5
+    compression: str = "none"
     rocksdb_write_buffer_mb: int = 4
     rocksdb_block_cache_mb: int = 8
     discover_cron: str = "0 0 * * 1"
@@ -92,6 +95,20 @@ class Settings:
             "like": self.weight_like,
             "playlist_add": self.weight_playlist_add,
         }
+
+    def compression_type(self) -> str | None:
+        """Return the producers' compression codec for Kafka clients (None for none).
+
+        >>> Settings(compression="lz4").compression_type()
+        'lz4'
+        >>> Settings(compression="zip").compression_type()
+        Traceback (most recent call last):
+        ...
+        streamproc.settings.SettingsError: STREAMPROC_COMPRESSION='zip' is not one of none, gzip, snappy, lz4, zstd
+        """
+        if self.compression not in COMPRESSIONS:
+            raise SettingsError(f"{PREFIX}COMPRESSION={self.compression!r} is not one of {', '.join(COMPRESSIONS)}")
+        return None if self.compression == "none" else self.compression
 
     def bootstrap_servers(self) -> str:
         """Return the broker as ``host:port`` for plain Kafka clients."""

@@ -34,6 +34,8 @@ class Producer:
             "partitioner": "murmur2_random",
             "linger.ms": 5,
             "message.max.bytes": 4 * 1024 * 1024,
+            # Producers outside streamproc often compress: the workers must read what they send.
+            "compression.type": "zstd",
         })
         self.positions: list[tuple[str, int, int] | None] = []
         self.errors: list[str] = []
