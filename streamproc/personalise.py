@@ -51,7 +51,7 @@ def filter_and_rerank(rec: "Recommender", item_ids: list[str], scores: np.ndarra
         scores = (1.0 - prefs.novelty) * minmax(scores) + prefs.novelty * (1.0 - popularity)
         order = np.argsort(-scores, kind="stable")
         item_ids, scores = [item_ids[i] for i in order], scores[order]
-    cap = prefs.max_per_artist if prefs.max_per_artist is not None else rec.settings.max_per_artist
+    cap = artist_cap(rec, prefs)
     if cap > 0:
         artists = [tuple(rec.catalog.artists(item)) or (item,) for item in item_ids]
         picked, scores = cap_per_artist(np.arange(len(item_ids)), scores, artists, cap, n)
@@ -64,23 +64,39 @@ def popularity_of(rec: "Recommender", item_id: str) -> float:
     return float(np.log1p(rec.interactions.item_users(item_id))) + rec.catalog.popularity(item_id) / 100.0
 
 
+def artist_cap(rec: "Recommender", prefs: Preferences) -> int:
+    """Return the most items per artist in the user's lists: their own cap, else the setting (0: no cap)."""
+    return prefs.max_per_artist if prefs.max_per_artist is not None else rec.settings.max_per_artist
+
+
 def artist_allows(rec: "Recommender", item_id: str, prefs: Preferences, counts: dict[str, int]) -> bool:
-    """Return True when ``item_id`` may join a list whose artists are counted in ``counts`` (updated)."""
+    """Return True when ``item_id`` may join a list whose artists are counted in ``counts`` (updated).
+
+    ``counts`` is :func:`artist_counts` of the list, so it is only kept up to date under a cap.
+    """
     artists = rec.catalog.artists(item_id)
     if prefs.excludes(artists):
         return False
-    cap = prefs.max_per_artist if prefs.max_per_artist is not None else rec.settings.max_per_artist
+    cap = artist_cap(rec, prefs)
+    if cap <= 0:
+        return True
     names = [a.casefold() for a in artists] or [item_id]
-    if cap > 0 and any(counts.get(a, 0) >= cap for a in names):
+    if any(counts.get(a, 0) >= cap for a in names):
         return False
     for a in names:
         counts[a] = counts.get(a, 0) + 1
     return True
 
 
-def artist_counts(rec: "Recommender", items: Sequence[RecommendedItem]) -> dict[str, int]:
-    """Return artist → items of ``items`` by that artist (case-folded)."""
+def artist_counts(rec: "Recommender", items: Sequence[RecommendedItem], prefs: Preferences) -> dict[str, int]:
+    """Return artist → items of ``items`` by that artist (case-folded), for :func:`artist_allows`.
+
+    Empty when the user's lists have no artist cap: nothing reads the counts then, and counting
+    every list's artists was a good part of ranking it.
+    """
     counts: dict[str, int] = {}
+    if artist_cap(rec, prefs) <= 0:
+        return counts
     for item in items:
         for a in [a.casefold() for a in rec.catalog.artists(item.item_id)] or [item.item_id]:
             counts[a] = counts.get(a, 0) + 1
@@ -191,12 +207,12 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     if share <= 0 or not rec.clusterer.is_fitted:
         return items
     ids, index, _, labels = rec._content_view()
-    usual = {int(labels[index[item]]) for item, r in history.items() if r > 0 and item in index}
+    usual = set(labels[[index[item] for item, r in history.items() if r > 0 and item in index]].tolist())
     kept = items[: max(n - share, 0)]
     taken = set(seen) | {item.item_id for item in items}
     pool: Sequence[int] = range(len(ids)) if allowed is None else [j for j, item in enumerate(ids) if item in allowed]
     draw = random.Random(zlib.crc32(f"{user_id}:{salt}".encode()))
-    counts = artist_counts(rec, kept)
+    counts = artist_counts(rec, kept, prefs)
     picks = []
     for _ in range(EXPLORE_CANDIDATES * share if pool else 0):
         j = pool[draw.randrange(len(pool))]

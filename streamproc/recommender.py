@@ -211,7 +211,7 @@ class Recommender:
             scores = folded.vectors[start:start + step] @ folded.factors.model.item_factors_.T
             found = top_n_rows(scores, n * CANDIDATE_FACTOR, exclude=folded.rows[start:start + step])
             for position, (ids, values) in zip(positions[start:start + step], found):
-                lists[position] = self._ranked([item_ids[i] for i in ids], values, n, seens[position], "als",
+                lists[position] = self._ranked([item_ids[i] for i in ids.tolist()], values, n, seens[position], "als",
                                                prefs[position])
         return lists
 
@@ -252,7 +252,7 @@ class Recommender:
         item_ids = [item_ids[i] for i in keep]
         scores = np.asarray(scores)[keep]
         item_ids, scores = personalise.filter_and_rerank(self, item_ids, scores, n, prefs)
-        return [RecommendedItem(item, float(score), source) for item, score in zip(item_ids[:n], scores[:n])]
+        return [RecommendedItem(item, score, source) for item, score in zip(item_ids[:n], scores[:n].tolist())]
 
     def popular_items(self) -> list[str]:
         """Return items by how many users played them, then by catalogue popularity (cached briefly)."""
@@ -269,7 +269,7 @@ class Recommender:
         if len(items) >= n:
             return items
         taken = seen | {item.item_id for item in items}
-        artists = personalise.artist_counts(self, items)
+        artists = personalise.artist_counts(self, items, prefs)
         for item in self.popular_items():
             if len(items) == n:
                 break
