@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Collection, Mapping, Sequence
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -45,21 +46,27 @@ class FactorModel:
     n_users: int
 
     def fold_in(self, histories: Sequence[Mapping[str, float]], min_items: int = 1) -> "FoldedUsers":
-        """Return the ``histories`` with at least ``min_items`` positive items this model knows, folded in together."""
-        positions: dict[int, int] = {}
-        indptr, columns, values = [0], [], []
-        for position, history in enumerate(histories):
-            known = sorted((self.item_index[item], r) for item, r in history.items() if r > 0 and item in self.item_index)
-            if len(known) < max(min_items, 1):
-                continue
-            positions[position] = len(positions)
-            columns.extend(column for column, _ in known)
-            values.extend(r for _, r in known)
-            indptr.append(len(columns))
+        """Return the ``histories`` with at least ``min_items`` positive items this model knows, folded in together.
+
+        Every history's items are looked up by one C-level ``map`` and sorted into CSR rows by numpy:
+        a Python loop per item cost more than the fold-in's solves.
+        """
+        lengths = np.fromiter(map(len, histories), np.int64, len(histories))
+        total = int(lengths.sum())
+        columns = np.fromiter(map(self.item_index.get, chain.from_iterable(histories), repeat(-1)), np.int64, total)
+        values = np.fromiter(chain.from_iterable(history.values() for history in histories), np.float64, total)
+        owners = np.repeat(np.arange(len(histories)), lengths)
+        known = (columns >= 0) & (values > 0)
+        counts = np.bincount(owners[known], minlength=len(histories))
+        folded = counts >= max(min_items, 1)
+        known &= folded[owners]
+        order = np.lexsort((columns[known], owners[known]))
         rows = sp.csr_matrix(
-            (np.asarray(values, np.float32), np.asarray(columns, np.int32), np.asarray(indptr, np.int64)),
-            shape=(len(positions), len(self.item_ids)),
+            (values[known][order].astype(np.float32), columns[known][order].astype(np.int32),
+             np.concatenate([[0], np.cumsum(counts[folded])])),
+            shape=(int(folded.sum()), len(self.item_ids)),
         )
+        positions = dict(zip(np.flatnonzero(folded).tolist(), range(rows.shape[0])))
         weights = self.model.confidence_weights(rows)
         reg = self.model.row_regularization(weights)
         vectors = (self.model.fold_in_weights(weights, reg) if positions

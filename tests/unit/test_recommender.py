@@ -1,8 +1,10 @@
 """The recommender's fallbacks on the partial state a worker may have at start."""
 
 import numpy as np
+import scipy.sparse as sp
 
-from streamproc.recommender import Recommender
+from models.als import ImplicitALS
+from streamproc.recommender import FactorModel, Recommender
 from streamproc.settings import Settings
 
 
@@ -16,3 +18,15 @@ def test_fitted_clusterer_with_no_featured_tracks_in_the_catalogue_falls_back_to
     recommender.interactions.put("other", {"a": 1.0, "b": 2.0}, events=2)
     result = recommender.recommend("u", {"a": 1.0}, n=1)
     assert [(item.item_id, item.source) for item in result.items] == [("b", "popular")]
+
+
+def test_factor_model_fold_in_keeps_known_positive_items_sorted_and_skips_users_with_too_few():
+    model = ImplicitALS(factors=2, random_state=0).fit(sp.csr_matrix(np.array([[3.0, 0, 1], [0, 2, 0]])))
+    factors = FactorModel(model, ["a", "b", "c"], {"a": 0, "b": 1, "c": 2}, 1, 0.0, 0.0, 2)
+    histories = [{"c": 2.0, "a": 1, "zz": 4.0}, {"b": 0.0, "a": -1.0}, {}, {"b": 1.5, "c": 3.0}]
+    folded = factors.fold_in(histories, min_items=1)
+    assert folded.positions == {0: 0, 3: 1}
+    assert folded.rows.toarray().tolist() == [[1.0, 0.0, 2.0], [0.0, 1.5, 3.0]]
+    np.testing.assert_array_equal(folded.vectors, model.fold_in_users(folded.rows))
+    assert factors.fold_in(histories, min_items=2).positions == {0: 0, 3: 1}
+    assert factors.fold_in(histories, min_items=3).positions == {}
