@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from models.ranking import best_per_row
 from models.solvers import Eigenbasis, row_batches, woodbury_pays, woodbury_solve
 
 
@@ -58,10 +59,10 @@ def top_contributions(Y: np.ndarray, YtY: np.ndarray, W: sp.csr_matrix, reg: np.
             contributions = np.matmul(gathered, np.linalg.solve(A, targets.transpose(0, 2, 1)))
         contributions *= (1.0 + weights)[..., None]
         contributions[~inside] = -np.inf
-        order = np.argsort(-contributions, axis=1, kind="stable")[:, :n]
-        best = np.take_along_axis(contributions, order, axis=1).transpose(0, 2, 1)
-        chosen = np.take_along_axis(np.broadcast_to(columns[..., None], contributions.shape), order, axis=1)
-        chosen = chosen.transpose(0, 2, 1)
+        # One row per (user, item to explain), its user's items along it.
+        order, best = best_per_row(contributions.transpose(0, 2, 1).reshape(-1, width), n)
+        order, best = order.reshape(len(rows), m, -1), best.reshape(len(rows), m, -1)
+        chosen = columns[np.arange(len(rows))[:, None, None], order]
         kept = np.isfinite(best)
         found[rows, :, :best.shape[2]] = np.where(kept, chosen, -1)
         values[rows, :, :best.shape[2]] = np.where(kept, best, 0.0)

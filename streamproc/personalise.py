@@ -134,8 +134,7 @@ def explain_many(rec: "Recommender", histories: Sequence[Mapping[str, float]],
 
 def _explained(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem],
                kinds: dict[str, list[str]]) -> list[RecommendedItem]:
-    played = {item: r for item, r in history.items() if r > 0}
-    nearest = _content_explanations(rec, played, [it.item_id for it in items if it.item_id not in kinds
+    nearest = _content_explanations(rec, history, [it.item_id for it in items if it.item_id not in kinds
                                                   and it.source != "popular" and not it.exploration])
     result = []
     for item in items:
@@ -178,11 +177,12 @@ def _als_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float
     return kinds
 
 
-def _content_explanations(rec: "Recommender", played: Mapping[str, float], item_ids: list[str]) -> dict[str, str]:
-    if not item_ids or not played or not rec.clusterer.is_fitted:
+def _content_explanations(rec: "Recommender", history: Mapping[str, float], item_ids: list[str]) -> dict[str, str]:
+    # Most lists have no content item to explain: the history is only read when one does.
+    if not item_ids or not rec.clusterer.is_fitted:
         return {}
     ids, index, scaled, _ = rec._content_view()
-    favourites = [index[item] for item in played if item in index]
+    favourites = [index[item] for item, r in history.items() if r > 0 and item in index]
     rows = [index[item] for item in item_ids if item in index]
     if not favourites or not rows:
         return {}

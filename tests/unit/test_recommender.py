@@ -1,4 +1,4 @@
-"""The recommender's fallbacks on the partial state a worker may have at start."""
+"""The recommender: fallbacks on the partial state a worker may have at start, and its batched fold-in."""
 
 import numpy as np
 import scipy.sparse as sp
