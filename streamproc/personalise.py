@@ -169,11 +169,15 @@ def _als_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float
     model = factors.model
     found, values = top_contributions(model.item_factors_, model.item_gram_, folded.weights, folded.reg, targets,
                                       EXPLAIN_ITEMS, model.item_basis_)
-    found, values = found.tolist(), values.tolist()
+    # Named: the items contributing positively (a prefix, as contributions come largest first), else the largest.
+    played = found >= 0
+    named = np.count_nonzero(played & (values > 0), axis=2)
+    named = np.where(named > 0, named, np.minimum(np.count_nonzero(played, axis=2), 1))
+    found, named = found.tolist(), named.tolist()
+    item_ids = factors.item_ids
     for position, row in folded.positions.items():
         for column, item in enumerate(wanted[position]):
-            played = [(factors.item_ids[j], value) for j, value in zip(found[row][column], values[row][column]) if j >= 0]
-            kinds[position][item] = [j for j, value in played if value > 0] or [j for j, _ in played[:1]]
+            kinds[position][item] = [item_ids[j] for j in found[row][column][:named[row][column]]]
     return kinds
 
 
@@ -209,7 +213,7 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     ids, index, _, labels = rec._content_view()
     usual = set(labels[[index[item] for item, r in history.items() if r > 0 and item in index]].tolist())
     kept = items[: max(n - share, 0)]
-    taken = set(seen) | {item.item_id for item in items}
+    taken = {item.item_id for item in items}  # with ``seen``, not copied into it: a history can be long
     pool: Sequence[int] = range(len(ids)) if allowed is None else [j for j, item in enumerate(ids) if item in allowed]
     draw = random.Random(zlib.crc32(f"{user_id}:{salt}".encode()))
     counts = artist_counts(rec, kept, prefs)
@@ -217,7 +221,8 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     for _ in range(EXPLORE_CANDIDATES * share if pool else 0):
         j = pool[draw.randrange(len(pool))]
         item = ids[j]
-        if int(labels[j]) not in usual and item not in taken and artist_allows(rec, item, prefs, counts):
+        if (int(labels[j]) not in usual and item not in taken and item not in seen
+                and artist_allows(rec, item, prefs, counts)):
             picks.append(RecommendedItem(item, 0.0, "content", exploration=True))
             taken.add(item)
             if len(picks) == share:
