@@ -36,7 +36,6 @@ from tables.store import (
     USER_TABLES,
     controls_topic,
     playlists_topic,
-    recommendations_topic,
     user_controls,
     user_history,
     user_playlists,
@@ -76,7 +75,7 @@ async def handle_control(event: EventT, changed: dict[str, tuple[EventT, dict[st
         return
     user_id = control.user_id
     if control.action == "forget":
-        await forget(event, user_id, changed, controlled)
+        forget(event, user_id, changed, controlled)
     elif control.action == "playlist":
         history = changed[user_id][1] if user_id in changed else user_history.get(user_id) or EMPTY_HISTORY
         message, record = next_playlist(
@@ -95,16 +94,14 @@ async def handle_control(event: EventT, changed: dict[str, tuple[EventT, dict[st
             controlled[user_id] = (event, user_history.get(user_id) or EMPTY_HISTORY)
 
 
-async def forget(event: EventT, user_id: str, changed: dict, controlled: dict) -> None:
-    """Delete the user from every user table (tombstones on the changelogs); send a popular-only list."""
+def forget(event: EventT, user_id: str, changed: dict, controlled: dict) -> None:
+    """Delete the user from every user table: tombstones on the changelogs, ``recommendations`` included."""
     changed.pop(user_id, None)
     controlled.pop(user_id, None)
     with under_event(event):
         for table in USER_TABLES:
             if user_id in table:
                 del table[user_id]
-    recommendation = recommender.recommend(user_id, {})
-    await recommendations_topic.send(key=user_id.encode(), value=recommendation.to_bytes())
     log.info("forgot user %r", user_id)
 
 

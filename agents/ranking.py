@@ -1,5 +1,7 @@
 """The ranking agent: a fresh top-N for every user whose history changed, sent to ``recommendations``.
 
+A list is sent by writing it into ``latest_recommendations``, whose changelog is ``recommendations``.
+
 Ranking is CPU work on the event loop, so it yields between slices of users to keep
 heartbeats, timers and the web view responsive.
 
@@ -13,6 +15,7 @@ every list reflects the new model; those lists carry ``event_ts: null``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -25,7 +28,7 @@ from streamproc.app import app, recommender
 from streamproc.stats import stats
 from tables.codec import encode
 from tables.recommendation import Recommendation
-from tables.store import latest_recommendations, listens_topic, recommendations_topic, user_history
+from tables.store import latest_recommendations, listens_topic, user_history
 
 log = logging.getLogger(__name__)
 # Users ranked together between two yields to the event loop.
@@ -46,10 +49,8 @@ async def publish_recommendations(changed: dict[str, tuple[EventT, dict[str, Any
         ranked = recommender.recommend_many([(user_id, history["items"]) for user_id, (_, history) in part])
         for (user_id, (event, _)), recommendation in zip(part, ranked):
             produced_at = event.message.timestamp
-            value = _value(recommendation, produced_at)
-            await recommendations_topic.send(key=user_id.encode(), value=encode(value))
             with under_event(event):
-                latest_recommendations[user_id] = value
+                latest_recommendations[user_id] = _message(recommendation, produced_at)
             if produced_at:
                 latencies.append(time.time() - produced_at)
         await asyncio.sleep(0)
@@ -97,14 +98,10 @@ async def refresh_owned_users(version: int) -> int:
                 return refreshed
             stale = _stale(user_ids[start:start + SLICE], factors.trained_at)
             ranked = recommender.recommend_many([(user_id, history["items"]) for user_id, history in stale])
-            values = [(user_id, _value(recommendation, None)) for (user_id, _), recommendation in zip(stale, ranked)]
-            # The table first, in the same step as the history check: a forget-me handled while
-            # the sends wait then deletes these keys instead of finding them written back after.
+            # In the same step as the history check, so a forget-me cannot come in between.
             with under_event(placed):
-                for user_id, value in values:
-                    latest_recommendations[user_id] = value
-            for user_id, value in values:
-                await recommendations_topic.send(key=user_id.encode(), value=encode(value))
+                for (user_id, _), recommendation in zip(stale, ranked):
+                    latest_recommendations[user_id] = _message(recommendation, None)
             refreshed += len(stale)
             # Rest in proportion, so that new events, not old lists, get most of the worker.
             await asyncio.sleep((time.perf_counter() - slice_started) * (1.0 / REFRESH_SHARE - 1.0))
@@ -119,12 +116,13 @@ def _stale(user_ids: list[str], trained_at: float) -> list[tuple[str, dict[str, 
         history = user_history.get(user_id)
         latest = latest_recommendations.get(user_id)
         # Versions count each worker's own retrainings, so compare times, not versions.
-        if history is not None and not (latest and latest["generated_at"] >= trained_at):
+        if history is not None and not (latest and json.loads(latest)["generated_at"] >= trained_at):
             stale.append((user_id, history))
     return stale
 
 
-def _value(recommendation: Recommendation, event_ts: float | None) -> dict[str, Any]:
+def _message(recommendation: Recommendation, event_ts: float | None) -> bytes:
+    """Return the ``recommendations`` message of ``recommendation`` made for an event produced at ``event_ts``."""
     value = recommendation.to_dict()
     value["event_ts"] = event_ts
-    return value
+    return encode(value)

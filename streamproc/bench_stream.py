@@ -287,6 +287,8 @@ class _Reader:
             now = time.time()
             for records in batches.values():
                 for record in records:
+                    if record.value is None:  # a forgotten user's tombstone
+                        continue
                     produced = decode_object(record.value).get("event_ts")
                     if produced is not None and produced >= self.since:
                         self.latencies.append(now - produced)

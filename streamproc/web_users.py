@@ -9,6 +9,7 @@ for ``popular`` how many listeners played it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,9 +30,10 @@ MAX_USER_ID = 256
 
 def user_view(user_id: str) -> dict[str, Any] | None:
     """Return the user's latest recommendations with names and reasons, or None for an unknown user."""
-    latest = latest_recommendations.get(user_id)
-    if latest is None:
+    message = latest_recommendations.get(user_id)
+    if message is None:
         return None
+    latest = json.loads(message)
     history = user_history.get(user_id) or {"items": {}, "events": 0}
     played = {item: float(r) for item, r in history["items"].items() if r > 0}
     top = sorted(played.items(), key=lambda kv: (-kv[1], kv[0]))

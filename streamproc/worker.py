@@ -57,8 +57,10 @@ async def _prepare(data_dir: Path) -> None:
     from tables.topics import INPUT_TOPICS, PLAYLISTS, RECOMMENDATIONS, DEAD_LETTERS
 
     bootstrap = settings.bootstrap_servers()
-    await ensure_topics(bootstrap, [*INPUT_TOPICS, RECOMMENDATIONS, DEAD_LETTERS, PLAYLISTS], settings.topic_partitions)
-    await ensure_topics(bootstrap, CHANGELOG_TOPICS.values(), settings.topic_partitions, compacted=True)
+    await ensure_topics(bootstrap, [*INPUT_TOPICS, DEAD_LETTERS, PLAYLISTS], settings.topic_partitions)
+    # recommendations is latest_recommendations' changelog: a compacted topic keeps each user's latest list.
+    await ensure_topics(bootstrap, [*CHANGELOG_TOPICS.values(), RECOMMENDATIONS], settings.topic_partitions,
+                        compacted=True)
     epoch = await broker_epoch(bootstrap, f"{settings.app_id}-broker-epoch")
     if reconcile(data_dir, epoch):
         print(

@@ -5,9 +5,16 @@ empty data directory restores them from Kafka. Topics carry raw bytes: messages 
 the schemas in this package, so that an undecodable message can go to ``dead-letters`` with its
 reason instead of stopping the agent. Table keys are raw UTF-8 (as the topics' keys), values JSON,
 so a table key lands in the same partition as the message it came from.
+
+``recommendations``, the output topic, is the changelog of ``latest_recommendations``: a list
+is written once, into the table, and that write is the message subscribers read. Forgetting a
+user deletes their key, which puts a tombstone on ``recommendations``. Its values are the JSON
+bytes themselves, encoded once for the store and the topic alike.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from faust.types import TableT
 
@@ -27,9 +34,9 @@ playlists_topic = app.topic(topics.PLAYLISTS, key_type=bytes, value_type=bytes)
 user_events_topic = app.topic(topics.LISTENS, topics.CONTROLS, key_type=bytes, value_type=bytes)
 
 
-def _table(name: str, description: str) -> TableT:
+def _table(name: str, description: str, **kwargs: Any) -> TableT:
     """Return a RocksDB-backed table keyed by raw bytes, within this worker's memory bounds."""
-    return app.Table(name, key_type=bytes, help=description, options=rocksdb_options(settings))
+    return app.Table(name, key_type=bytes, help=description, options=rocksdb_options(settings), **kwargs)
 
 
 # user id → {"items": {item id: confidence}, "events": n, "offset": last applied offset}
@@ -38,8 +45,9 @@ user_history = _table("user_history", "Each user's interaction history.")
 track_table = _table("tracks", "The catalogue, keyed by item id.")
 # item id → cluster of the track's audio features
 track_clusters = _table("track_clusters", "Track to audio-feature cluster.")
-# user id → the user's latest ``recommendations`` message
-latest_recommendations = _table("latest_recommendations", "Each user's latest recommendations.")
+# user id → the user's latest ``recommendations`` message, as the JSON bytes sent
+latest_recommendations = _table("latest_recommendations", "Each user's latest recommendations.",
+                                value_type=bytes, changelog_topic=recommendations_topic)
 # user id → the user's control state (``tables.control.apply_control``)
 user_controls = _table("user_controls", "Each user's listener controls.")
 # user id → {kind: {"entries": [{"period", "generated_at", "items"}], "latest": playlist message}}

@@ -118,7 +118,9 @@ async def _scan(
         for tp, records in batches.items():
             for record in records:
                 value = _value(record)
-                if value is not None and matches(record, value):
+                if record.value is None and matches(record, {}):
+                    last.pop(tp, None)  # a tombstone: the user was forgotten, their list deleted
+                elif value is not None and matches(record, value):
                     last[tp] = value
         unread = {
             tp for tp in unread

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Iterator
-from unittest.mock import AsyncMock
+from unittest.mock import AsyncMock, MagicMock
 
 import pytest
 
@@ -14,19 +14,20 @@ from tables import store
 
 
 @pytest.fixture()
-def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, AsyncMock]]:
-    """Capture what the agents send to the output topics, keyed by topic."""
+def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, MagicMock]]:
+    """Capture what the agents send to the output topics, keyed by topic.
+
+    ``recommendations`` is written as ``latest_recommendations``' changelog, with ``send_soon``.
+    """
     with warnings.catch_warnings():
         # Faust warns that the store is set after the tables were declared; they open their store
         # on first use, so the memory store does take effect (checked below).
         warnings.simplefilter("ignore")
         app.conf.store = "memory://"
     assert type(store.user_history.data).__module__ == "faust.stores.memory"
-    mocks = {}
-    for name in ("recommendations_topic", "dead_letters_topic"):
-        mock = AsyncMock()
-        monkeypatch.setattr(getattr(store, name), "send", mock)
-        mocks[name.removesuffix("_topic")] = mock
+    mocks = {"recommendations": MagicMock(), "dead_letters": AsyncMock()}
+    monkeypatch.setattr(store.recommendations_topic, "send_soon", mocks["recommendations"])
+    monkeypatch.setattr(store.dead_letters_topic, "send", mocks["dead_letters"])
     yield mocks
     for table in (store.user_history, store.track_table, store.track_clusters, store.latest_recommendations):
         table.data.clear()

@@ -34,11 +34,12 @@ async def test_listens_build_history_and_a_list_of_unplayed_items(sent):
     history = store.user_history["u1"]
     assert history["items"] == {"t0": 2.0, "t1": 5.0}
     assert history["events"] == 3
-    value = json.loads(sent["recommendations"].await_args.kwargs["value"])
+    value = json.loads(sent["recommendations"].call_args.kwargs["value"])
     items = [item["item_id"] for item in value["items"]]
     assert len(items) == len(set(items)) == 10
     assert not {"t0", "t1"} & set(items)
-    assert store.latest_recommendations["u1"]["items"] == value["items"]
+    assert sent["recommendations"].call_args.kwargs["key"] == "u1"
+    assert json.loads(store.latest_recommendations["u1"]) == value
 
 
 async def test_malformed_listens_go_to_dead_letters_with_their_reason(sent):

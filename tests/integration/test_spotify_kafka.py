@@ -119,6 +119,13 @@ def test_export_puts_the_latest_recommendations_into_a_playlist(kafka, fake, env
     assert "replaced playlist" in capsys.readouterr().out
 
 
+def test_export_finds_no_list_after_a_forgotten_users_tombstone(kafka, environ):
+    send_messages(kafka, [_recommendation("u1", 1.0, [track_id(1)]), Message(RECOMMENDATIONS, "u1", None)],
+                  progress=False)
+    with pytest.raises(CommandError, match="no recommendations list for user 'u1'"):
+        spotify("export", "--user", "u1", "--broker", kafka)
+
+
 def test_export_reads_discover_and_emerging_lists_from_the_playlists_topic(kafka, fake, environ):
     def playlist(kind: str, at: float, n: int) -> Message:
         value = {"user_id": "u1", "kind": kind, "generated_at": at, "items": [{"item_id": track_id(n)}]}

@@ -33,5 +33,9 @@ def test_commands_parse_with_the_real_cli():
 def test_topics_created_are_the_code_topics():
     script = " ".join(load()["services"]["topics"]["command"])
     created = script.split("for t in ", 1)[1].split(";", 1)[0].split()
+    # recommendations is a table's changelog: created apart, compacted.
+    compacted = script.split("&&", 1)[1]
+    created.append(compacted.split("--topic ", 1)[1].split()[0])
     assert sorted(created) == sorted([*topics.INPUT_TOPICS, topics.RECOMMENDATIONS, topics.DEAD_LETTERS, topics.PLAYLISTS])
-    assert f"--partitions {8}" in script
+    assert "--config cleanup.policy=compact" in compacted
+    assert script.count(f"--partitions {8}") == 2
