@@ -11,9 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from streamproc.errors import CommandError
-from streamproc.errors import BrokerUnavailable
-from streamproc.settings import SettingsError
+from streamproc.errors import BrokerUnavailable, CommandError, SettingsError
 
 COMMAND_MODULES = (
     "streamproc.broker",

@@ -7,3 +7,7 @@ class CommandError(RuntimeError):
 
 class BrokerUnavailable(RuntimeError):
     """The broker could not be reached or refused the messages."""
+
+
+class SettingsError(ValueError):
+    """A setting in the environment could not be read."""

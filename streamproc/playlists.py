@@ -225,7 +225,7 @@ def schedule(cron: str, timezone: str) -> tzinfo:
     >>> schedule("every monday", "UTC")
     Traceback (most recent call last):
     ...
-    streamproc.settings.SettingsError: STREAMPROC_DISCOVER_CRON='every monday' is not a cron line (minute hour day month weekday)
+    streamproc.errors.SettingsError: STREAMPROC_DISCOVER_CRON='every monday' is not a cron line (minute hour day month weekday)
     """
     if not croniter.is_valid(cron):
         raise SettingsError(f"STREAMPROC_DISCOVER_CRON={cron!r} is not a cron line (minute hour day month weekday)")

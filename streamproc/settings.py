@@ -15,14 +15,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+# Defined apart, so that the command line can report a bad setting found while importing this module.
+from streamproc.errors import SettingsError
+
 PREFIX = "STREAMPROC_"
 # The codecs every Kafka client streamproc uses can write and read (aiokafka through cramjam).
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class SettingsError(ValueError):
-    """A setting in the environment could not be read."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +103,7 @@ class Settings:
         >>> Settings(compression="zip").compression_type()
         Traceback (most recent call last):
         ...
-        streamproc.settings.SettingsError: STREAMPROC_COMPRESSION='zip' is not one of none, gzip, snappy, lz4, zstd
+        streamproc.errors.SettingsError: STREAMPROC_COMPRESSION='zip' is not one of none, gzip, snappy, lz4, zstd
         """
         if self.compression not in COMPRESSIONS:
             raise SettingsError(f"{PREFIX}COMPRESSION={self.compression!r} is not one of {', '.join(COMPRESSIONS)}")

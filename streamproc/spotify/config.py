@@ -14,7 +14,7 @@ False
 >>> SpotifyConfig.from_env({"STREAMPROC_SPOTIFY_TIMEOUT": "0"})
 Traceback (most recent call last):
 ...
-streamproc.settings.SettingsError: STREAMPROC_SPOTIFY_TIMEOUT must be a positive number of seconds, got '0'
+streamproc.errors.SettingsError: STREAMPROC_SPOTIFY_TIMEOUT must be a positive number of seconds, got '0'
 """
 
 from __future__ import annotations

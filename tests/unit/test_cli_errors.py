@@ -44,6 +44,13 @@ def test_bad_path_or_option_is_one_line(args, tmp_path):
     assert elapsed < LIMIT_S
 
 
+def test_bad_setting_in_the_environment_is_one_line():
+    done, elapsed = streamproc("worker", env={"STREAMPROC_TOP_N": "ten"})
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == ["streamproc: error: STREAMPROC_TOP_N='ten' is not a valid int"]
+    assert elapsed < LIMIT_S
+
+
 def test_worker_with_unreachable_broker_is_one_line(tmp_path):
     done, elapsed = streamproc(
         "worker", "--data-dir", str(tmp_path / "state"), env={"STREAMPROC_BROKER": f"kafka://{UNREACHABLE}"}
