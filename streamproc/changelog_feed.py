@@ -25,6 +25,10 @@ from tables.store import CHANGELOG_TOPICS
 
 log = logging.getLogger(__name__)
 BATCH = 5000
+# The global view feeds training, which runs every few thousand events or seconds: it can wait
+# longer per fetch than the stream, and so ask the broker (which answers a fetch only when the
+# wait ends) a few times a second instead of fifty.
+FETCH_WAIT_MS = 250
 RETRY_S = 1.0
 # Opted-out users' histories stay out of the global view until they opt back in.
 consent = ConsentView(recommender.interactions, on_change=recommender.request_retrain)
@@ -54,7 +58,7 @@ async def follow_changelogs() -> None:
         bootstrap_servers=settings.bootstrap_servers(),
         group_id=None,
         enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        fetch_max_wait_ms=max(settings.fetch_max_wait_ms, FETCH_WAIT_MS),
         max_partition_fetch_bytes=MAX_REQUEST_BYTES,
     )
     await consumer.start()
