@@ -64,7 +64,7 @@ def _print_where_to_look(worker: WorkerProcess, bootstrap: str) -> None:
         f"  .venv/bin/python -c \"from confluent_kafka import Consumer; "
         f"c = Consumer({{'bootstrap.servers': '{bootstrap}', 'group.id': 'me', 'auto.offset.reset': 'earliest'}}); "
         f"c.subscribe(['recommendations']); "
-        f"[print(m.key().decode(), m.value().decode()) for m in iter(lambda: c.poll(1.0), 0) if m and not m.error()]\"\n"
+        f"[print(m.key().decode(), (m.value() or b'forgotten').decode()) for m in iter(lambda: c.poll(1.0), 0) if m and not m.error()]\"\n"
         "Ctrl-C stops everything.",
         flush=True,
     )
