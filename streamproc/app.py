@@ -37,6 +37,7 @@ app = faust.App(
     web_port=settings.web_port,
     web_in_thread=False,
     table_cleanup_interval=3600.0,
+    table_standby_replicas=settings.standby_replicas,
     # The modules that register agents, tasks and pages on the app, imported by the worker at start.
     autodiscover=DISCOVERED_MODULES,
     origin="streamproc",

@@ -64,6 +64,7 @@ class Settings:
     fetch_max_wait_ms: int = 20
     producer_linger_ms: int = 5
     compression: str = "none"
+    standby_replicas: int = 1
     rocksdb_write_buffer_mb: int = 4
     rocksdb_block_cache_mb: int = 8
     discover_cron: str = "0 0 * * 1"
