@@ -1,6 +1,7 @@
 """The ``bench stream`` command: events/s and end-to-end latency of real workers on a real broker.
 
-    streamproc bench stream [--workers 1,2] [--events E] [--max] [--rate R] [--fetch-compare] [--write] [--section S]
+    streamproc bench stream [--workers 1,2] [--events E] [--max] [--rate R] [--fetch-compare] [--standby-compare]
+                            [--write] [--section S]
 
 Each case starts a fresh embedded broker and N ``streamproc worker`` processes, sends a simulated
 catalogue, then E simulated listening events (keyed by user) as fast as possible (``--max``) or
@@ -11,8 +12,10 @@ event sent to the last recommendation read. The ceiling is the raw aiokafka cons
 same ``listens`` topic on the same broker, read after the case. RSS of each worker is read from
 /proc after the run, and so are the cores that the workers, the broker and this client kept busy
 on average (CPU seconds over the case's wall time), which tell when the machine, not the
-workers, was the limit. ``--fetch-compare`` adds two low-load cases, one worker each, with Faust's
+workers, was the limit. ``--fetch-compare`` adds three low-load cases, one worker each, with Faust's
 hard-coded 1500 ms fetch wait, with 100 ms and with 20 ms (``STREAMPROC_FETCH_MAX_WAIT_MS``).
+``--standby-compare`` repeats each case of several workers at rate R without standby replicas
+(``STREAMPROC_STANDBY_REPLICAS=0``), whose reading of every changelog loads the shared broker.
 Results go to the ``stream`` section of bench/RESULTS.md with ``--write``.
 """
 
@@ -61,6 +64,7 @@ class Case:
     events: int
     rate: float | None
     fetch_wait_ms: int = settings.fetch_max_wait_ms
+    standby_replicas: int = settings.standby_replicas
 
 
 @dataclasses.dataclass
@@ -98,32 +102,42 @@ def register(commands: argparse._SubParsersAction) -> None:
     stream.add_argument("--tracks", type=int, default=5000, help="simulated catalogue size (default: 5000)")
     stream.add_argument("--fetch-compare", action="store_true",
                         help="also latency at low load with the 1500, 100 and 20 ms fetch waits")
+    stream.add_argument("--standby-compare", action="store_true",
+                        help="also each case of several workers at --rate without standby replicas")
     stream.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     stream.add_argument("--section", default="stream", choices=sorted(SECTIONS),
                         help="the section of bench/RESULTS.md that --write replaces (default: stream)")
     stream.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the cases the options ask for, print their table and optionally write it."""
+def cases(args: argparse.Namespace) -> list[Case]:
+    """Return the cases the options ask for; raise CommandError for a bad count, event number or rate."""
     try:
         counts = [int(n) for n in args.workers.split(",")]
     except ValueError:
         raise CommandError(f"--workers takes counts like 1,2; got {args.workers!r}") from None
     if any(n < 1 for n in counts) or args.events < 1 or (args.rate is not None and args.rate <= 0):
         raise CommandError("--workers, --events and --rate must be positive")
-    cases = []
+    chosen = []
     if args.max or args.rate is None:
-        cases += [Case(f"max, {n} worker{'s' * (n > 1)}", n, args.events, None) for n in counts]
+        chosen += [Case(f"max, {n} worker{'s' * (n > 1)}", n, args.events, None) for n in counts]
     if args.rate:
         events = int(args.rate * args.rate_seconds)
-        cases += [Case(f"{args.rate:g}/s, {n} worker{'s' * (n > 1)}", n, events, args.rate) for n in counts]
+        chosen += [Case(f"{args.rate:g}/s, {n} worker{'s' * (n > 1)}", n, events, args.rate) for n in counts]
+        if args.standby_compare:
+            chosen += [Case(f"{args.rate:g}/s, {n} workers, no standby", n, events, args.rate, standby_replicas=0)
+                      for n in counts if n > 1]
     if args.fetch_compare:
         low = 50.0
         events = int(low * args.rate_seconds)
-        cases += [Case(f"{low:g}/s, fetch wait {wait} ms", 1, events, low, wait) for wait in (1500, 100, 20)]
+        chosen += [Case(f"{low:g}/s, fetch wait {wait} ms", 1, events, low, wait) for wait in (1500, 100, 20)]
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the cases the options ask for, print their table and optionally write it."""
     results = []
-    for case in cases:
+    for case in cases(args):
         print(f"running: {case.name}, {case.events:,} events", file=sys.stderr, flush=True)
         result = asyncio.run(run_case(case, args.users, args.tracks))
         print(format_result(result), file=sys.stderr, flush=True)
@@ -188,7 +202,8 @@ async def run_case(case: Case, n_users: int, n_tracks: int) -> Result:
             app_id = f"bench-{uuid.uuid4().hex[:6]}"
             for i in range(case.workers):
                 workers.append(WorkerProcess(broker.bootstrap, app_id, root / f"w{i}", free_port(),
-                                             fetch_max_wait_ms=str(case.fetch_wait_ms)))
+                                             fetch_max_wait_ms=str(case.fetch_wait_ms),
+                                             standby_replicas=str(case.standby_replicas)))
             for worker in workers:
                 await asyncio.to_thread(worker.wait_ready)
             return await _measure(case, broker.bootstrap, workers, n_users, n_tracks, broker.process.pid)

@@ -26,3 +26,14 @@ def test_results_table_has_a_row_per_case_with_the_cores_each_group_kept_busy():
     assert table[0].endswith("| cores busy: workers / broker / client |")
     assert table[2] == ("| max, 2 workers | 2 | 1,000 | max | 20 | 500 | 12.5 | - | 990 | 9,000 | 300 / 310 "
                         "| 1.23 / 0.40 / 0.05 |")
+
+
+def test_standby_compare_repeats_the_rate_cases_of_several_workers_without_standbys():
+    from streamproc.bench_stream import cases
+    from streamproc.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "stream", "--workers", "1,2", "--rate", "500", "--rate-seconds", "20",
+                                      "--standby-compare"])
+    found = [(case.name, case.workers, case.events, case.standby_replicas) for case in cases(args)]
+    assert found == [("500/s, 1 worker", 1, 10_000, 1), ("500/s, 2 workers", 2, 10_000, 1),
+                     ("500/s, 2 workers, no standby", 2, 10_000, 0)]
