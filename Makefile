@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m streamproc.demo
+	$(BIN)/python -m streamproc.commands.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

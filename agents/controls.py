@@ -27,7 +27,7 @@ from agents.dead_letters import send_dead_letter
 from agents.event_context import under_event
 from agents.user_key import require_user_key
 from streamproc.app import app, recommender
-from streamproc.playlists import next_playlist, schedule
+from streamproc.recommend.playlists import next_playlist, schedule
 from streamproc.settings import settings
 from tables.codec import encode
 from tables.control import PLAYLIST_KINDS, Control, apply_control

@@ -21,8 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.results import markdown_table, write_section
-from streamproc.broker import EmbeddedBroker, free_port
-from streamproc.processes import TopicReader, WorkerProcess
+from streamproc.kafka.broker import EmbeddedBroker, free_port
+from streamproc.kafka.processes import TopicReader, WorkerProcess
 from streamproc.settings import settings
 from tables import topics
 from tables.lastfm import read_listens

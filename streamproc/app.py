@@ -1,7 +1,7 @@
 """The Faust app: ``streamproc.app:app``, run by ``streamproc worker``.
 
 Settings come from :mod:`streamproc.settings`. The broker is reached through
-:mod:`streamproc.transport` (Faust's aiokafka driver with a short fetch wait), and the
+:mod:`streamproc.kafka.transport` (Faust's aiokafka driver with a short fetch wait), and the
 session timeout is short so that group joins and failovers take seconds, not minutes. Agents,
 tasks and pages live in their own modules, which Faust's autodiscovery imports when a worker
 starts (they import ``app`` from here, so this module imports none of them).
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import faust
 
-from streamproc.producer import MAX_REQUEST_BYTES
-from streamproc.recommender import Recommender
+from streamproc.kafka.producer import MAX_REQUEST_BYTES
+from streamproc.recommend.recommender import Recommender
 from streamproc.settings import settings
-from streamproc.transport import transport_url
+from streamproc.kafka.transport import transport_url
 
-DISCOVERED_MODULES = ["agents", "streamproc.changelog_feed", "streamproc.web", "streamproc.web_playlists"]
+DISCOVERED_MODULES = ["agents", "streamproc.kafka.changelog_feed", "streamproc.web.overview", "streamproc.web.playlists"]
 
 app = faust.App(
     settings.app_id,
@@ -48,4 +48,5 @@ recommender = Recommender(settings)
 # Importing these modules registers their agents, tables, tasks and pages on the app; they import
 # ``app`` from here, so they come after it.
 from agents import catalog, controls, listens, training  # noqa: E402,F401
-from streamproc import changelog_feed, web, web_playlists  # noqa: E402,F401
+from streamproc.kafka import changelog_feed  # noqa: E402,F401
+from streamproc.web import overview, playlists  # noqa: E402,F401

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from streamproc.errors import BrokerUnavailable, CommandError, SettingsError
 
 COMMAND_MODULES = (
-    "streamproc.broker",
-    "streamproc.worker",
-    "streamproc.replay",
-    "streamproc.evaluate",
+    "streamproc.commands.broker",
+    "streamproc.commands.worker",
+    "streamproc.commands.replay",
+    "streamproc.commands.evaluate",
     "streamproc.spotify.cli",
-    "streamproc.listener_cli",
-    "streamproc.bench_stream",
+    "streamproc.commands.listener",
+    "streamproc.commands.bench_stream",
 )
 USAGE_ERROR = 2
 

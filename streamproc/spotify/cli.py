@@ -6,8 +6,8 @@ import argparse
 import time
 
 from streamproc.errors import CommandError
-from streamproc.producer import Message, send_messages
-from streamproc.options import add_send_options, bootstrap
+from streamproc.kafka.producer import Message, send_messages
+from streamproc.commands.options import add_send_options, bootstrap
 from streamproc.settings import settings
 from streamproc.spotify import exporter, importer
 from streamproc.spotify.client import app_client, user_client

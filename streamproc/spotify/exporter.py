@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 
 from streamproc.errors import CommandError
 from streamproc.errors import BrokerUnavailable
-from streamproc.kafka_clients import REQUEST_TIMEOUT_MS, start_client
+from streamproc.kafka.clients import REQUEST_TIMEOUT_MS, start_client
 from streamproc.spotify.client import PAGE_LIMIT, paged
 from tables.codec import decode_object
 from tables.errors import InvalidMessage

@@ -19,7 +19,7 @@ import spotipy
 from spotipy.exceptions import SpotifyException
 
 from streamproc.errors import CommandError
-from streamproc.producer import Message
+from streamproc.kafka.producer import Message
 from streamproc.spotify.client import PAGE_LIMIT, SpotifyError, paged
 from tables.listen import Listen
 from tables.topics import LISTENS, TRACKS

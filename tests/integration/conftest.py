@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.broker import EmbeddedBroker, free_port
-from streamproc.processes import WorkerProcess
+from streamproc.kafka.broker import EmbeddedBroker, free_port
+from streamproc.kafka.processes import WorkerProcess
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from streamproc.processes import TopicReader, WorkerProcess
+from streamproc.kafka.processes import TopicReader, WorkerProcess
 from streamproc.simulator import generate_catalogue, make_listeners, simulate_listens
 from tables.listen import Listen
 
@@ -147,7 +147,7 @@ class Workers:
 
     def start(self, name: str, wait: bool = True) -> WorkerProcess:
         """Start worker ``name`` (data directory ``root/name``) and, by default, wait until it is ready."""
-        from streamproc.broker import free_port
+        from streamproc.kafka.broker import free_port
 
         worker = WorkerProcess(self.bootstrap, self.app_id, self.root / name, free_port(), **self.settings)
         self.started.append(worker)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from streamproc.broker import free_port, kafka_ready
+from streamproc.kafka.broker import free_port, kafka_ready
 
 pytestmark = pytest.mark.integration
 

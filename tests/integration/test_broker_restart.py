@@ -1,5 +1,5 @@
 """A worker with state; the memory-only broker restarted (so empty); the worker restarted with the
-same data directory must start, discarding its stale RocksDB state (``streamproc.state_epoch``)
+same data directory must start, discarding its stale RocksDB state (``streamproc.kafka.epoch``)
 instead of stopping with Faust's ConsistencyError, and process new events."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import gc
 
 import pytest
 
-from streamproc.broker import EmbeddedBroker, free_port
+from streamproc.kafka.broker import EmbeddedBroker, free_port
 from tests.integration.streams import Producer, Workers, send_listens, simulated, wait_for_histories, wait_until
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,7 @@ def test_table_recovery_gets_the_true_end_of_a_partition_not_listoffsets(broker)
 
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from streamproc.transport import true_highwaters
+    from streamproc.kafka.transport import true_highwaters
 
     async def ends() -> tuple[int, int]:
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=50)

@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from streamproc.processes import TopicReader
+from streamproc.kafka.processes import TopicReader
 from tables.topics import DEAD_LETTERS
 from tests.integration.streams import Producer, Workers, simulated, wait_for_histories, wait_until
 

@@ -11,13 +11,12 @@ import json
 import random
 import time
 import urllib.request
-from collections import defaultdict
 from typing import Any
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from streamproc.producer import Message, send_messages
+from streamproc.kafka.producer import Message, send_messages
 from tables.control import Control
 from tables.listen import Listen
 from tables.topics import CONTROLS, DEAD_LETTERS, LISTENS, RECOMMENDATIONS, TRACKS

@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from streamproc import cli
-from streamproc.broker import EmbeddedBroker, free_port
+from streamproc.kafka.broker import EmbeddedBroker, free_port
 from tables.listen import Listen
 from tables.topics import LISTENS, TRACKS
 from tables.track import Track
@@ -39,7 +39,7 @@ def read_topics(bootstrap: str, expected: dict[str, int]) -> dict[str, list[Mess
 
 
 def test_replayed_tracks_and_listens_arrive_keyed_and_valid(tmp_path: Path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("streamproc.replay",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("streamproc.commands.replay",))
     (tmp_path / "user_artists.dat").write_bytes(
         b"userID\tartistID\tweight\r\n2\t51\t13883\r\n7\t52\t40\r\n7\t51\t1\r\n"
     )

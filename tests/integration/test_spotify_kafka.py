@@ -17,9 +17,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from spotify_fake import SpotifyFake, fake, track_id  # noqa: F401
 
 from streamproc import cli as streamproc_cli
-from streamproc.broker import EmbeddedBroker, free_port
+from streamproc.kafka.broker import EmbeddedBroker, free_port
 from streamproc.errors import CommandError
-from streamproc.producer import Message, send_messages
+from streamproc.kafka.producer import Message, send_messages
 from streamproc.spotify import cli
 from streamproc.spotify.exporter import PLAYLISTS
 from tables.codec import encode

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from streamproc.broker import EmbeddedBroker, free_port
-from streamproc.processes import WorkerProcess
+from streamproc.kafka.broker import EmbeddedBroker, free_port
+from streamproc.kafka.processes import WorkerProcess
 from tables.lastfm import read_listens
 from tests.conftest import require
 from tests.integration.conftest import streamproc

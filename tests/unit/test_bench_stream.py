@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from streamproc.bench_stream import Case, Result, _cpu_seconds, results_table
+from streamproc.commands.bench_stream import Case, Result, _cpu_seconds, results_table
 
 
 def test_cpu_seconds_counts_this_process_and_nothing_for_a_gone_one():
@@ -29,7 +29,7 @@ def test_results_table_has_a_row_per_case_with_the_cores_each_group_kept_busy():
 
 
 def test_standby_compare_repeats_the_rate_cases_of_several_workers_without_standbys():
-    from streamproc.bench_stream import cases
+    from streamproc.commands.bench_stream import cases
     from streamproc.cli import build_parser
 
     args = build_parser().parse_args(["bench", "stream", "--workers", "1,2", "--rate", "500", "--rate-seconds", "20",

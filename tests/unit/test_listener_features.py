@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from models.explanations import top_contributions
-from streamproc import personalise, playlists
-from streamproc.consent import ConsentView
-from streamproc.interactions import Interactions
-from streamproc.recommender import Recommender
+from streamproc.recommend import personalise, playlists
+from streamproc.recommend.consent import ConsentView
+from streamproc.recommend.interactions import Interactions
+from streamproc.recommend.recommender import Recommender
 from streamproc.settings import Settings
 from tables.control import Control, Preferences, apply_control
 from tables.errors import InvalidMessage

@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.als import ImplicitALS
-from streamproc.recommender import FactorModel, Recommender
+from streamproc.recommend.recommender import FactorModel, Recommender
 from streamproc.settings import Settings
 
 

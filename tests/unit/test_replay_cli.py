@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from streamproc import cli, replay
+from streamproc import cli
+from streamproc.settings import settings
+from streamproc.commands import replay
 from tables.topics import LISTENS, TRACKS
 
 UNREACHABLE = "127.0.0.1:1"
@@ -19,14 +21,14 @@ FAIL_WITHIN_S = 15.0
 # Runs the real CLI frame with the replay command alone, so these tests do not depend on
 # the other commands' modules.
 REPLAY_ONLY = (
-    "import sys, streamproc.cli as cli; cli.COMMAND_MODULES = ('streamproc.replay',); "
+    "import sys, streamproc.cli as cli; cli.COMMAND_MODULES = ('streamproc.commands.replay',); "
     "sys.exit(cli.main())"
 )
 
 
 @pytest.fixture
 def replay_only(monkeypatch):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("streamproc.replay",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("streamproc.commands.replay",))
 
 
 @pytest.fixture
@@ -71,7 +73,7 @@ def test_lastfm_sends_the_played_artists_then_the_plays_keyed_by_user(replay_onl
     assert sent[2][2]["count"] == 10
     assert [rate for topic, _, _, rate in sent if topic == TRACKS] == [None, None]
     assert [rate for topic, _, _, rate in sent if topic == LISTENS] == [1000.0] * 3
-    assert capsys.readouterr().out == f"sent 2 artists to 'tracks' and 3 plays to 'listens' at {replay.settings.bootstrap_servers()}\n"
+    assert capsys.readouterr().out == f"sent 2 artists to 'tracks' and 3 plays to 'listens' at {settings.bootstrap_servers()}\n"
 
 
 def test_lastfm_limit_counts_plays_and_sends_only_their_artists(replay_only, sent, lastfm_copy):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamproc import web_clusters, web_search
-from streamproc.recommender import Recommender
+from streamproc.web import clusters as web_clusters, search as web_search
+from streamproc.recommend.recommender import Recommender
 from streamproc.settings import Settings
-from streamproc.web_clusters import SAMPLE, ClusterSummary
+from streamproc.web.clusters import SAMPLE, ClusterSummary
 from tables.track import FEATURES
 
 
@@ -66,7 +66,7 @@ def test_search_rejects_blank_and_long_queries_and_caps_results() -> None:
 
 def test_reasons_follow_the_source(monkeypatch) -> None:
     import streamproc.app  # noqa: F401 - the app first: web_users is one of the modules it loads
-    from streamproc import web_users
+    from streamproc.web import users as web_users
 
     rec = _recommender(200)
     monkeypatch.setattr(web_users, "recommender", rec)

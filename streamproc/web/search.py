@@ -1,6 +1,6 @@
 """The search box: a user id, or part of a track's name.
 
->>> from streamproc.recommender import Recommender
+>>> from streamproc.recommend.recommender import Recommender
 >>> from streamproc.settings import Settings
 >>> rec = Recommender(Settings())
 >>> _ = rec.catalog.upsert({"item_id": "t1", "name": "Blue Monday", "artists": ["New Order"]})
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamproc.recommender import Recommender
+from streamproc.recommend.recommender import Recommender
 
 MAX_QUERY = 200
 MAX_RESULTS = 20

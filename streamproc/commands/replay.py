@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from streamproc.errors import CommandError
-from streamproc.options import add_send_options, positive
-from streamproc.producer import Message, send_messages
-from streamproc.settings import settings
+from streamproc.commands.options import add_send_options, positive
+from streamproc.kafka.producer import Message, send_messages
 from streamproc.simulator import (
     catalogue_from_tracks,
     generate_catalogue,

@@ -18,9 +18,9 @@ from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
 from streamproc.errors import BrokerUnavailable
-from streamproc.kafka_clients import REQUEST_TIMEOUT_MS, start_client
+from streamproc.kafka.clients import REQUEST_TIMEOUT_MS, start_client
 from streamproc.settings import settings
-from streamproc.topic_admin import ensure_topics
+from streamproc.kafka.admin import ensure_topics
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streamproc.topic_admin import ensure_topics
+from streamproc.kafka.admin import ensure_topics
 
 MARKER = "broker-epoch"
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from streamproc.kafka_clients import REQUEST_TIMEOUT_MS, start_client
+from streamproc.kafka.clients import REQUEST_TIMEOUT_MS, start_client
 
 
 async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, compacted: bool = False) -> None:

@@ -20,9 +20,9 @@ from models.als import ImplicitALS
 from models.clustering import StreamingClusterer
 from models.content import content_recommend, taste_vector
 from models.ranking import top_n_rows
-from streamproc import personalise
-from streamproc.catalog import Catalog
-from streamproc.interactions import History, Interactions, to_csr
+from streamproc.recommend import personalise
+from streamproc.recommend.catalog import Catalog
+from streamproc.recommend.interactions import History, Interactions, to_csr
 from streamproc.settings import Settings
 from tables.control import Preferences
 from tables.recommendation import ModelInfo, Recommendation, RecommendedItem

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from streamproc.errors import CommandError
 from streamproc.settings import settings
 
-log = logging.getLogger("streamproc.worker")
+log = logging.getLogger("streamproc.commands.worker")
 # Collect the youngest generation every this many allocations instead of Python's 700: a batch
 # of events allocates hundreds of thousands of short-lived objects, which would otherwise be
 # walked, and promoted to be walked again, many times per batch.
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _prepare(data_dir: Path) -> None:
     import streamproc.app  # noqa: F401  (the app first: its modules declare the tables on it)
-    from streamproc.state_epoch import broker_epoch, reconcile
-    from streamproc.topic_admin import ensure_topics
+    from streamproc.kafka.epoch import broker_epoch, reconcile
+    from streamproc.kafka.admin import ensure_topics
     from tables.store import CHANGELOG_TOPICS
     from tables.topics import INPUT_TOPICS, PLAYLISTS, RECOMMENDATIONS, DEAD_LETTERS
 

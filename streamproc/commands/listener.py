@@ -27,9 +27,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streamproc.errors import BrokerUnavailable, CommandError
-from streamproc.kafka_clients import REQUEST_TIMEOUT_MS, start_client
+from streamproc.kafka.clients import REQUEST_TIMEOUT_MS, start_client
 from streamproc.settings import settings
-from streamproc.topic_admin import ensure_topics
+from streamproc.kafka.admin import ensure_topics
 from tables.control import PLAYLIST_KINDS, Control
 from tables.errors import InvalidMessage
 from tables.topics import CONTROLS, PLAYLISTS

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from models.clustering import project_2d, silhouette
-from streamproc.recommender import Recommender
+from streamproc.recommend.recommender import Recommender
 
 SAMPLE = 3000
 SILHOUETTE_SAMPLE = 2000

@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streamproc.broker import EmbeddedBroker, free_port
+from streamproc.kafka.broker import EmbeddedBroker, free_port
 from streamproc.errors import CommandError
-from streamproc.processes import WorkerProcess
-from streamproc.producer import MAX_REQUEST_BYTES
+from streamproc.kafka.processes import WorkerProcess
+from streamproc.kafka.producer import MAX_REQUEST_BYTES
 from streamproc.settings import settings
 from streamproc.simulator import generate_catalogue, make_listeners, simulate_listens
-from streamproc.topic_admin import ensure_topics
+from streamproc.kafka.admin import ensure_topics
 from tables.codec import decode_object
 from tables.topics import LISTENS, RECOMMENDATIONS, TRACKS
 

@@ -1,6 +1,6 @@
 """What the recommender adds to a ranked list: listener controls, explanations and exploration.
 
-Plain functions over a :class:`~streamproc.recommender.Recommender` and plain data (no Kafka, no
+Plain functions over a :class:`~streamproc.recommend.recommender.Recommender` and plain data (no Kafka, no
 Faust), so tests call them directly.
 
 - :func:`filter_and_rerank` drops excluded artists, favours less popular items by the user's
@@ -27,7 +27,7 @@ from tables.control import Preferences
 from tables.recommendation import RecommendedItem
 
 if TYPE_CHECKING:
-    from streamproc.recommender import FoldedUsers, Recommender
+    from streamproc.recommend.recommender import FoldedUsers, Recommender
 
 EXPLAIN_ITEMS = 3
 # Random items drawn per exploration place: enough that taken items and artist caps rarely leave it empty.

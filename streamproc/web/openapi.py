@@ -1,6 +1,6 @@
 """The OpenAPI 3 description of the web view's JSON API, served at ``/api/openapi.json``.
 
-Written by hand, for the routes of :mod:`streamproc.web` and :mod:`streamproc.web_playlists`
+Written by hand, for the routes of :mod:`streamproc.web.overview` and :mod:`streamproc.web.playlists`
 alike; ``tests/integration/test_web_pages.py`` calls every path it documents on a running worker
 and checks that the answer is one of the documented ones, so a path that is not served fails there.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamproc.web_search import MAX_QUERY
+from streamproc.web.search import MAX_QUERY
 
 _ERROR = {
     "description": "",
@@ -83,7 +83,7 @@ SPEC: dict[str, Any] = {
         },
         "/api/users/{user_id}/playlists/{kind}": {
             "get": {
-                "summary": "The user's latest playlist of a kind, as sent to `playlists` (streamproc.web_playlists)",
+                "summary": "The user's latest playlist of a kind, as sent to `playlists` (streamproc.web.playlists)",
                 "parameters": [_USER_ID, {
                     "name": "kind", "in": "path", "required": True,
                     "schema": {"enum": ["discover", "emerging"]},
@@ -96,7 +96,7 @@ SPEC: dict[str, Any] = {
         },
         "/api/items/{item_id}/similar": {
             "get": {
-                "summary": "Items (ALS factors, audio features) and artists similar to an item (streamproc.web_playlists)",
+                "summary": "Items (ALS factors, audio features) and artists similar to an item (streamproc.web.playlists)",
                 "parameters": [
                     {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
                     {"name": "n", "in": "query", "required": False,

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from streamproc.app import recommender
-from streamproc.recommender import Recommender
+from streamproc.recommend.recommender import Recommender
 from tables.store import latest_recommendations, user_history
 from tables.track import FEATURES
 

@@ -18,8 +18,8 @@ from typing import Any
 from faust.web import Request, Response, View
 
 from streamproc.app import app, recommender
-from streamproc.playlists import similar
-from streamproc.web_html import page
+from streamproc.recommend.playlists import similar
+from streamproc.web.html import page
 from tables.control import PLAYLIST_KINDS
 from tables.store import user_playlists
 

@@ -26,13 +26,13 @@ from croniter import croniter
 
 from models.content import nearest_items
 from models.ranking import blend, manhattan_scores, minmax
-from streamproc import personalise
+from streamproc.recommend import personalise
 from streamproc.settings import SettingsError
 from tables.control import Preferences
 from tables.recommendation import RecommendedItem
 
 if TYPE_CHECKING:
-    from streamproc.recommender import Recommender
+    from streamproc.recommend.recommender import Recommender
 
 DAY_S = 86400.0
 FAVOURITES = 50

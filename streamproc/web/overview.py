@@ -2,9 +2,9 @@
 
 Pages: ``/`` (live counters), ``/users/{user_id}/`` (recommendations with reasons),
 ``/clusters/`` (the audio-feature clusters) and ``/search?q=`` (a user or tracks); each has a
-JSON twin under ``/api/``, described in ``/api/openapi.json`` (:mod:`streamproc.web_openapi`).
+JSON twin under ``/api/``, described in ``/api/openapi.json`` (:mod:`streamproc.web.openapi`).
 What each page shows is computed in its own module (``web_users``, ``web_clusters``,
-``web_search``) and drawn by :mod:`streamproc.web_html`. A user's pages are routed to the worker
+``web_search``) and drawn by :mod:`streamproc.web.html`. A user's pages are routed to the worker
 that owns the user's partition, so any worker answers for any user. Bad parameters get a 4xx
 with a message (JSON on the API), never a 500.
 """
@@ -18,11 +18,11 @@ from faust.web import Request, Response, View
 from agents import dead_letters
 from streamproc.app import app, recommender
 from streamproc import stats
-from streamproc.web_clusters import ClusterSummary
-from streamproc.web_html import artists_text, esc, feature_chart, format_time, page, scatter, source_badge, swatch, user_href
-from streamproc.web_openapi import SPEC
-from streamproc.web_search import search
-from streamproc.web_users import MAX_USER_ID, user_view
+from streamproc.web.clusters import ClusterSummary
+from streamproc.web.html import artists_text, esc, feature_chart, format_time, page, scatter, source_badge, swatch, user_href
+from streamproc.web.openapi import SPEC
+from streamproc.web.search import search
+from streamproc.web.users import MAX_USER_ID, user_view
 from tables.store import latest_recommendations
 
 clusters = ClusterSummary(recommender)

@@ -5,7 +5,7 @@ opted-out user's history is held aside instead of entering the interactions, so 
 the next model nor popularity, and comes back when the user opts in. A forgotten user's records
 are tombstones on both changelogs, so nothing of them is held.
 
->>> from streamproc.interactions import Interactions
+>>> from streamproc.recommend.interactions import Interactions
 >>> view = ConsentView(Interactions())
 >>> view.put_history("u1", {"a": 2.0}, 1)
 >>> view.put_controls("u1", {"opted_out": True})
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from streamproc.interactions import History, Interactions
+from streamproc.recommend.interactions import History, Interactions
 
 
 class ConsentView:

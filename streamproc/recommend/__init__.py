@@ -1,0 +1,1 @@
+"""Ranking: the recommender, the catalogue, personalisation, playlists; no Kafka and no Faust."""
