@@ -4,9 +4,10 @@ It answers the calls streamproc makes (token exchange, playlist items, saved tra
 audio features, artists, the account's playlists, creating and filling a playlist),
 paginates with absolute ``next`` URLs as Spotify does, and records every request. Modes
 reproduce the failures worth testing: audio features refused (403, as for apps created
-since November 2024) or granted, artists refused, a 429 with a given ``Retry-After``
-or a server error,
-and bad credentials (400 from the token endpoint, 401 for an unknown bearer token).
+since November 2024) or granted, artists refused, and bad credentials (400 from the
+token endpoint, 401 for an unknown bearer token). A :class:`Fault` makes any endpoint
+answer a given status (a 429 with a given ``Retry-After``, a 404, a server error), hang
+past the client's timeout, or send a body that is not JSON or not shaped as expected.
 
 >>> with SpotifyFake() as fake:
 ...     SpotifyConfig.from_env(fake.environ("/tmp/unused")).api_url == fake.url + "/v1/"
@@ -42,12 +43,40 @@ ME = "alice"
 
 @dataclasses.dataclass
 class Fault:
-    """Answer ``status`` (with ``Retry-After`` when given) to the next ``times`` requests on ``prefix``."""
+    """Misanswer requests whose path starts with ``prefix``: after the first ``skip`` of them,
+    the next ``times`` (every one when None).
+
+    A fault answers ``status`` (with ``Retry-After`` when given); or, with ``body``, answers
+    200 with those bytes as they are (not JSON, or JSON of the wrong shape); or, with
+    ``hang``, waits that many seconds (set it past the client's timeout) and then answers
+    as usual.
+    """
 
     prefix: str
     status: int = 429
     retry_after: int | None = None
-    times: int = 1
+    times: int | None = 1
+    skip: int = 0
+    hang: float = 0.0
+    body: bytes | None = None
+
+    def take(self, path: str) -> bool:
+        """Return whether this fault applies to a request for ``path``, counting it."""
+        if not path.startswith(self.prefix) or self.times == 0:
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
+
+    def answer(self) -> tuple[int, dict, Any]:
+        """Return (status, extra headers, body) for a request this fault took, unless it hangs."""
+        if self.body is not None:
+            return 200, {}, self.body
+        extra = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+        return self.status, extra, _error(self.status, f"fault {self.status}")
 
 
 @dataclasses.dataclass
@@ -63,7 +92,7 @@ class Recorded:
 class SpotifyFake:
     """The fake server, listening on 127.0.0.1 on a free port while used as a context manager."""
 
-    def __init__(self, n_tracks: int = 7, page_size: int = 3) -> None:
+    def __init__(self, n_tracks: int = 7, page_size: int = 3, n_artists: int = 3) -> None:
         self.page_size = page_size
         self.features_granted = False
         self.delay = 0.0
@@ -73,9 +102,9 @@ class SpotifyFake:
         self.tokens = {USER_TOKEN}
         self.artists = {
             f"ar{n}": {"id": f"ar{n}", "name": f"Artist {n}", "genres": [f"genre{n}", "indie"]}
-            for n in range(3)
+            for n in range(n_artists)
         }
-        self.tracks = {track_id(n): _track(n, self.artists[f"ar{n % 3}"]) for n in range(n_tracks)}
+        self.tracks = {track_id(n): _track(n, self.artists[f"ar{n % n_artists}"]) for n in range(n_tracks)}
         self.playlists: dict[str, dict] = {
             "pl1": _playlist("pl1", "Fresh finds", "curator", list(self.tracks.values())[:5]),
             "pl2": _playlist("pl2", "Mine", ME, list(self.tracks.values())[4:], added_by=ME),
@@ -84,6 +113,7 @@ class SpotifyFake:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._lock = threading.Lock()
+        self._closing = threading.Event()
 
     @property
     def url(self) -> str:
@@ -127,12 +157,13 @@ class SpotifyFake:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()  # ends every hang
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
 
     def answer(self, method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, Any]:
-        """Return (status, extra headers, JSON body) for one request."""
+        """Return (status, extra headers, body) for one request: JSON, or bytes sent as they are."""
         parts = urlsplit(url)
         path = parts.path.rstrip("/")
         query = parse_qs(parts.query)
@@ -140,11 +171,12 @@ class SpotifyFake:
         time.sleep(self.delay)
         with self._lock:
             self.requests.append(Recorded(method, path, query, payload))
-            for fault in self.faults:
-                if path.startswith(fault.prefix) and fault.times > 0:
-                    fault.times -= 1
-                    extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-                    return fault.status, extra, _error(fault.status, f"fault {fault.status}")
+            fault = next((fault for fault in self.faults if fault.take(path)), None)
+        if fault is not None and fault.hang:
+            self._closing.wait(fault.hang)
+        elif fault is not None:
+            return fault.answer()
+        with self._lock:
             if path == "/api/token":
                 return self._token(headers, parse_qs(body.decode()))
             if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
@@ -226,13 +258,17 @@ def _handler(fake: SpotifyFake) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             status, extra, answer = fake.answer(self.command, self.path, dict(self.headers), body)
-            raw = json.dumps(answer).encode()
-            self.send_response(status)
-            for name, value in {**extra, "Content-Type": "application/json"}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            raw = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            kind = "text/html" if isinstance(answer, bytes) else "application/json"
+            try:
+                self.send_response(status)
+                for name, value in {**extra, "Content-Type": kind}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+            except ConnectionError:
+                pass  # the client gave up waiting (a hang past its timeout)
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 

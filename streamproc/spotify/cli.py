@@ -50,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "export":
         return _export(args, config)
     if args.action == "import-playlist":
-        messages = importer.playlist_messages(app_client(config), args.playlist, args.as_user)
+        imported = importer.playlist_import(app_client(config), args.playlist, args.as_user)
         source = f"playlist {args.playlist}"
     else:
-        messages = importer.library_messages(user_client(config), args.user)
+        imported = importer.library_import(user_client(config), args.user)
         source = "the account's library"
+    print(imported.summary())
+    messages = imported.messages
     sent = send_messages(
         args.broker, messages, rate=args.rate, limit=args.limit, description="spotify",
         total=len(messages),

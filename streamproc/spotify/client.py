@@ -8,7 +8,8 @@ readable line (:class:`SpotifyError`). A 429 is retried here, not by spotipy: it
 spotipy's own retries would sleep for as long as Spotify asks (an hour is common).
 A GET that meets a passing server error (500, 502, 503, 504) is tried again after 1 s,
 then 2 s, within the same bound; other methods are not, as a repeated POST could create
-a second playlist.
+a second playlist. An answer whose body is not JSON (a proxy's error page) is an error
+too, where spotipy would return None and a playlist would read as empty.
 """
 
 from __future__ import annotations
@@ -41,18 +42,29 @@ MAX_SERVER_ERRORS = 2
 PAGE_LIMIT = 50
 
 # spotipy logs every HTTP error it raises, which we turn into one line of our own (or, for
-# audio features, one warning), and at DEBUG it logs request headers with the bearer token.
+# an optional lookup, one warning), and at DEBUG it logs request headers with the bearer token.
 logging.getLogger("spotipy").setLevel(logging.CRITICAL)
 
 AuthT = TypeVar("AuthT", bound=SpotifyAuthBase)
 
 
 class SpotifyError(CommandError):
-    """A Spotify request failed; ``status`` is its HTTP status, None when unknown or unanswered."""
+    """A Spotify request failed; ``status`` is its HTTP status, None when unknown or unanswered.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``cause`` names the failure in a few words for summaries: the status, or what happened.
+
+    >>> SpotifyError("no", 404).cause, SpotifyError("slow", cause="timeout").cause
+    ('404', 'timeout')
+    """
+
+    def __init__(self, message: str, status: int | None = None, cause: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.cause = cause or (str(status) if status is not None else "error")
+
+
+class _NotJSON(Exception):
+    """A successful answer's body is not JSON (not a ValueError, which spotipy would swallow)."""
 
 
 class BoundedSpotify(spotipy.Spotify):
@@ -61,9 +73,11 @@ class BoundedSpotify(spotipy.Spotify):
     def __init__(self, config: SpotifyConfig, auth_manager: SpotifyAuthBase) -> None:
         # A session of our own instead of retries=0: with spotipy's Retry even zero retries
         # turn a 429 into a RetryError that drops the Retry-After header (and a 5xx into a 429).
+        session = requests.Session()
+        session.hooks["response"].append(_require_json)
         super().__init__(
             auth_manager=auth_manager,
-            requests_session=requests.Session(),
+            requests_session=session,
             requests_timeout=config.timeout,
         )
         self.prefix = config.api_url
@@ -97,10 +111,13 @@ class BoundedSpotify(spotipy.Spotify):
             except requests.Timeout:
                 raise SpotifyError(
                     f"Spotify did not answer {where} within "
-                    f"{self.config.timeout:g} s (STREAMPROC_SPOTIFY_TIMEOUT)"
+                    f"{self.config.timeout:g} s (STREAMPROC_SPOTIFY_TIMEOUT)",
+                    cause="timeout",
                 ) from None
             except requests.ConnectionError:
-                raise SpotifyError(f"cannot reach Spotify for {where}") from None
+                raise SpotifyError(f"cannot reach Spotify for {where}", cause="unreachable") from None
+            except _NotJSON:
+                raise SpotifyError(f"Spotify's answer to {where} is not JSON", cause="not JSON") from None
 
 
 def app_client(config: SpotifyConfig) -> BoundedSpotify:
@@ -166,6 +183,16 @@ def _retry_delay(method: str, exc: SpotifyException, server_errors: int) -> floa
     if exc.http_status in SERVER_ERRORS and method == "GET" and server_errors < MAX_SERVER_ERRORS:
         return float(server_errors + 1)
     return None
+
+
+def _require_json(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Raise _NotJSON for a successful answer with a body that is not JSON (empty is fine: 204)."""
+    # This parses the body once more than spotipy does; pages are at most 100 items.
+    if response.ok and response.content.strip():
+        try:
+            response.json()
+        except ValueError:
+            raise _NotJSON() from None
 
 
 def _rate_limited(delay: float, config: SpotifyConfig) -> SpotifyError:

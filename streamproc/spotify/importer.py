@@ -1,15 +1,18 @@
 """Turn Spotify playlists and saved tracks into ``tracks`` and ``listens`` messages.
 
 Each track is described once per import: its audio features are fetched 100 at a time
-and its artists' genres 50 at a time. Spotify refuses audio features (403) to apps
-created since November 2024; then every track carries ``features: null`` and one
-warning says why, and the recommender serves those tracks by ALS and popularity only.
-Genres are left empty in the same way when the artists endpoint is refused.
+and its artists' genres 50 at a time. Both are optional lookups (``enrichment``): when
+one fails, in any way, one warning says why, the tracks go on without that field
+(``features: null``, no genres) and the import's summary says how many lack it. Spotify
+refuses audio features (403) to apps created since November 2024; the recommender serves
+tracks without them by ALS and popularity only. Only reading the playlist or the library
+itself stops an import.
 """
 
 from __future__ import annotations
 
-import logging
+import dataclasses
+import functools
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -20,7 +23,8 @@ from spotipy.exceptions import SpotifyException
 
 from streamproc.errors import CommandError
 from streamproc.kafka.producer import Message
-from streamproc.spotify.client import PAGE_LIMIT, SpotifyError, paged
+from streamproc.spotify.client import PAGE_LIMIT, paged
+from streamproc.spotify.enrichment import Enrichment, Shortfall
 from tables.listen import Listen
 from tables.topics import LISTENS, TRACKS
 from tables.track import FEATURES, Track
@@ -28,10 +32,29 @@ from tables.track import FEATURES, Track
 FEATURES_BATCH = 100
 ARTISTS_BATCH = 50
 
-log = logging.getLogger(__name__)
+
+@dataclasses.dataclass(frozen=True)
+class Imported:
+    """An import's messages (its tracks, then its events) and the optional fields its tracks lack."""
+
+    messages: list[Message]
+    tracks: int
+    shortfalls: tuple[Shortfall, ...] = ()
+
+    def summary(self) -> str:
+        """Return the line that says how many tracks were imported and how many lack what.
+
+        >>> lacking = (Shortfall("audio features", "403", 120), Shortfall("genres", "404", 37))
+        >>> Imported([], 120, lacking).summary()
+        'imported 120 tracks; 120 without audio features (403), 37 without genres (404)'
+        >>> Imported([], 5).summary()
+        'imported 5 tracks'
+        """
+        lacking = ", ".join(map(str, self.shortfalls))
+        return f"imported {self.tracks} tracks" + (f"; {lacking}" if lacking else "")
 
 
-def playlist_messages(client: spotipy.Spotify, playlist: str, as_user: str | None) -> list[Message]:
+def playlist_import(client: spotipy.Spotify, playlist: str, as_user: str | None) -> Imported:
     """Return the playlist's tracks, then a ``like`` by ``as_user`` for each when given."""
     try:
         entries = list(_track_entries(_playlist_entries(client, playlist)))
@@ -39,13 +62,11 @@ def playlist_messages(client: spotipy.Spotify, playlist: str, as_user: str | Non
         # Our client turns every HTTP error into SpotifyError; spotipy raises this one itself
         # when it cannot find a playlist ID in the argument.
         raise CommandError(f"not a Spotify playlist URL, URI or ID: {playlist!r}") from None
-    messages = _track_messages(client, [track for _, track in entries])
-    if as_user is not None:
-        messages += [_event(as_user, track, "like", added_at) for added_at, track in entries]
-    return messages
+    events = [] if as_user is None else [_event(as_user, track, "like", at) for at, track in entries]
+    return _imported(client, [track for _, track in entries], events)
 
 
-def library_messages(client: spotipy.Spotify, user: str) -> list[Message]:
+def library_import(client: spotipy.Spotify, user: str) -> Imported:
     """Return the account's tracks, then ``user``'s events: a ``like`` per saved track and a
     ``playlist_add`` per track the account itself added to a playlist it owns or collaborates on.
     """
@@ -57,29 +78,47 @@ def library_messages(client: spotipy.Spotify, user: str) -> list[Message]:
         if playlist["owner"]["id"] == me or playlist.get("collaborative")
         for entry in _track_entries(_playlist_entries(client, playlist["id"]), added_by=me)
     ]
-    messages = _track_messages(client, [track for _, track in likes + adds])
-    messages += [_event(user, track, "like", added_at) for added_at, track in likes]
-    messages += [_event(user, track, "playlist_add", added_at) for added_at, track in adds]
-    return messages
+    events = [_event(user, track, "like", added_at) for added_at, track in likes]
+    events += [_event(user, track, "playlist_add", added_at) for added_at, track in adds]
+    return _imported(client, [track for _, track in likes + adds], events)
 
 
-def describe(client: spotipy.Spotify, tracks: list[dict]) -> list[Track]:
-    """Return a :class:`Track` per distinct Spotify track, with features and genres where granted."""
+def describe(client: spotipy.Spotify, tracks: list[dict]) -> tuple[list[Track], tuple[Shortfall, ...]]:
+    """Return a :class:`Track` per distinct Spotify track, with features and genres where Spotify
+    gave them, and how many of those tracks lack either because its lookup failed.
+    """
     unique = list({track["id"]: track for track in tracks}.values())
-    features = _audio_features(client, [track["id"] for track in unique])
-    genres = _genres(client, {a["id"] for track in unique for a in track["artists"] if a.get("id")})
-    return [
+    features = Enrichment(
+        "audio features", functools.partial(_audio_features, client), FEATURES_BATCH,
+        consequence=(
+            "tracks are imported without audio features (features: null), recommended by ALS and "
+            "popularity only"
+        ),
+        reasons={"403": "Spotify refuses audio features to apps created since November 2024"},
+    )
+    genres = Enrichment("genres", functools.partial(_genres, client), ARTISTS_BATCH)
+    found_features = features.lookup(track["id"] for track in unique)
+    found_genres = genres.lookup(sorted({a for track in unique for a in _artist_ids(track) if a}))
+    described = [
         Track(
             item_id=track["id"],
             name=track.get("name") or "",
             artists=[artist["name"] for artist in track["artists"]],
             popularity=track.get("popularity"),
             release_date=(track.get("album") or {}).get("release_date"),
-            genres=list(dict.fromkeys(g for a in track["artists"] for g in genres.get(a.get("id"), []))),
-            features=features.get(track["id"]),
+            genres=list(dict.fromkeys(g for a in _artist_ids(track) for g in found_genres.get(a, []))),
+            features=found_features.get(track["id"]),
         )
         for track in unique
     ]
+    for track, result in zip(unique, described):
+        features.tally([track["id"]], found=result.features is not None)
+        genres.tally(_artist_ids(track), found=bool(result.genres))
+    return described, tuple(e.shortfall for e in (features, genres) if e.shortfall is not None)
+
+
+def _artist_ids(track: dict) -> list[str | None]:
+    return [artist.get("id") for artist in track["artists"]]
 
 
 def _playlist_entries(client: spotipy.Spotify, playlist: str) -> Iterator[dict]:
@@ -101,8 +140,10 @@ def _track_entries(
         yield entry.get("added_at"), track
 
 
-def _track_messages(client: spotipy.Spotify, tracks: list[dict]) -> list[Message]:
-    return [Message(TRACKS, track.item_id, track.to_bytes()) for track in describe(client, tracks)]
+def _imported(client: spotipy.Spotify, tracks: list[dict], events: list[Message]) -> Imported:
+    described, shortfalls = describe(client, tracks)
+    messages = [Message(TRACKS, track.item_id, track.to_bytes()) for track in described]
+    return Imported(messages + events, len(described), shortfalls)
 
 
 def _event(user: str, track: dict, event: str, added_at: str | None) -> Message:
@@ -120,42 +161,38 @@ def _timestamp(iso: str) -> float:
 
 
 def _audio_features(client: spotipy.Spotify, ids: list[str]) -> dict[str, dict[str, float]]:
-    found: dict[str, dict[str, float]] = {}
-    for start in range(0, len(ids), FEATURES_BATCH):
-        try:
-            with warnings.catch_warnings():
-                # spotipy marks the endpoint deprecated; we know, and handle its refusal below.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                answers = client.audio_features(ids[start:start + FEATURES_BATCH])
-        except SpotifyError as exc:
-            if exc.status != 403:
-                raise
-            log.warning(
-                "Spotify refuses audio features to this app (403: apps created since November 2024 "
-                "have no access); tracks are imported with features: null and are recommended by "
-                "ALS and popularity only"
-            )
-            return {}
-        for answer in answers or []:
-            if answer and all(answer.get(name) is not None for name in FEATURES):
-                found[answer["id"]] = {name: float(answer[name]) for name in FEATURES}
-    return found
+    with warnings.catch_warnings():
+        # spotipy marks the endpoint deprecated; we know, and Enrichment handles its refusal.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        answers = client.audio_features(ids)
+    return {
+        answer["id"]: {name: float(answer[name]) for name in FEATURES}
+        for answer in _listed(answers, dict, nulls=True)
+        if answer and all(answer.get(name) is not None for name in FEATURES)
+    }
 
 
-def _genres(client: spotipy.Spotify, artist_ids: set[str]) -> dict[str, list[str]]:
-    ids = sorted(artist_ids)
-    genres: dict[str, list[str]] = {}
-    for start in range(0, len(ids), ARTISTS_BATCH):
-        try:
-            answer = client.artists(ids[start:start + ARTISTS_BATCH])
-        except SpotifyError as exc:
-            if exc.status != 403:
-                raise
-            log.warning(
-                "Spotify refuses the artists endpoint to this app (403); tracks are imported without genres"
-            )
-            return {}
-        for artist in answer.get("artists") or []:
-            if artist:
-                genres[artist["id"]] = artist.get("genres") or []
-    return genres
+def _genres(client: spotipy.Spotify, artist_ids: list[str]) -> dict[str, list[str]]:
+    return {
+        artist["id"]: _listed(artist.get("genres") or [], str)
+        for artist in _listed(client.artists(artist_ids)["artists"], dict, nulls=True)
+        if artist
+    }
+
+
+def _listed(value: object, kind: type, nulls: bool = False) -> list:
+    """Return ``value`` if it is a list of ``kind`` (or None, with ``nulls``: Spotify's answer
+    for an unknown ID); raise TypeError if not, as an answer of the wrong shape.
+
+    >>> _listed(["rock", "indie"], str), _listed([{"id": "a"}, None], dict, nulls=True)
+    (['rock', 'indie'], [{'id': 'a'}, None])
+    >>> _listed("rock", str)
+    Traceback (most recent call last):
+    ...
+    TypeError: expected a list of str, got 'rock'
+    """
+    if not isinstance(value, list) or not all(
+        isinstance(item, kind) or (nulls and item is None) for item in value
+    ):
+        raise TypeError(f"expected a list of {kind.__name__}, got {value!r:.60}")
+    return value
