@@ -1,9 +1,12 @@
-"""ALS on Last.fm 2k: ours (CG, exact) against implicit (CG, Cholesky) and Spark MLlib, one split, one confidence.
+"""ALS on Last.fm 2k: ours (CG, exact) against implicit (CG, Cholesky) and Spark MLlib, one split, one confidence;
+and the item x item models EASE and RP3beta on the same split.
 
-Run ``python -m bench.als``. Every contender fits the same training matrix with
-``C = 1 + alpha * log1p(plays)``: ours and Spark get ``log1p(plays)`` (they add the 1),
-implicit gets ``C`` itself, since its solvers read each stored value as the confidence
-and use ``value - 1`` in the normal equations. Fit times are medians over ``--repeats``
+Run ``python -m bench.als`` (``--no-write`` prints without writing bench/RESULTS.md). Every ALS
+contender fits the same training matrix with ``C = 1 + alpha * log1p(plays)``: ours and Spark
+get ``log1p(plays)`` (they add the 1), implicit gets ``C`` itself, since its solvers read each
+stored value as the confidence and use ``value - 1`` in the normal equations. EASE and RP3beta
+read the same training plays as 0/1 preferences, with their defaults (chosen on a validation
+split by ``streamproc tune``). Fit times are medians over ``--repeats``
 fits; peak memory is tracemalloc's peak over one extra fit (Python-visible allocations,
 which include every numpy array; Spark's JVM is not measured). Quality is precision,
 MAP and nDCG at 10 under the ``streamproc evaluate`` protocol.
@@ -26,8 +29,11 @@ from threadpoolctl import threadpool_limits
 
 from bench.results import markdown_table, write_section
 from models.als import ImplicitALS
+from models.ease import EASE
 from models.metrics import evaluate_ranking
+from models.rp3beta import RP3beta
 from models.split import holdout_split, read_interactions
+from models.tuning import scorer
 from streamproc.settings import Settings
 
 SEEDS = 5
@@ -35,8 +41,10 @@ THREE_STEPS = "ours CG, weighted, 3 steps (implicit's count)"
 GRID = {"plain": (0.05, 1.0, 5.0, 20.0), "weighted": (0.01, 0.05, 0.2, 0.5)}
 
 
-def measure(contenders: dict[str, Callable[[], tuple]], repeats: int) -> dict[str, tuple[float, float, tuple]]:
-    """Return, per contender, the median fit seconds, the tracemalloc peak in MiB and the last factors.
+def measure(contenders: dict[str, Callable[[], tuple | Callable]],
+            repeats: int) -> dict[str, tuple[float, float, tuple | Callable]]:
+    """Return, per contender, the median fit seconds, the tracemalloc peak in MiB and the last fit's result:
+    (user, item) factors, or an item model's ``score_users`` function.
 
     Repeats go round robin over the contenders, so a busy neighbour on the machine slows
     them all alike rather than whichever happened to run then.
@@ -65,6 +73,11 @@ def ours(train: sp.csr_matrix, args, **params) -> Callable[[], tuple[np.ndarray,
                             alpha=args.alpha, random_state=0, num_threads=args.threads, **params).fit(train)
         return model.user_factors_, model.item_factors_
     return fit
+
+
+def item_model_fit(model, train: sp.csr_matrix) -> Callable[[], Callable[[np.ndarray], np.ndarray]]:
+    """Return a function fitting the item x item ``model`` on ``train`` and returning its users' scorer."""
+    return lambda: scorer(model.fit(train), train)
 
 
 def implicit_fit(stored: sp.csr_matrix, args, use_cg: bool) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
@@ -125,8 +138,10 @@ def _spark_factors(frame, rows: int, k: int) -> np.ndarray:
     return factors
 
 
-def quality(factors: tuple[np.ndarray, np.ndarray], train, test) -> dict[str, float]:
-    """Return the top-10 metrics of ``(user, item)`` factors on the held-out split."""
+def quality(factors: tuple[np.ndarray, np.ndarray] | Callable, train, test) -> dict[str, float]:
+    """Return the top-10 metrics of ``(user, item)`` factors or a ``score_users`` function on the held-out split."""
+    if callable(factors):
+        return evaluate_ranking(factors, train, test)
     users, items = factors
     return evaluate_ranking(lambda rows: users[rows] @ items.T, train, test)
 
@@ -142,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--no-grid", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print the section without writing bench/RESULTS.md")
     args = parser.parse_args(argv)
 
     train, test = holdout_split(read_interactions(args.data, "lastfm").matrix, seed=42)
@@ -157,6 +173,10 @@ def main(argv: list[str] | None = None) -> None:
         "implicit 0.7.3 Cholesky (plain)": implicit_fit(confidence, args, use_cg=False),
         "implicit 0.7.3 CG fed log1p(plays) as C (plain)": implicit_fit(_log1p(train), args, use_cg=True),
     }
+    ease, rp3beta = EASE(num_threads=args.threads), RP3beta()
+    contenders[f"EASE (lambda={ease.regularization:g}, min_count={ease.min_count})"] = item_model_fit(ease, train)
+    contenders[f"RP3beta (alpha={rp3beta.alpha:g}, beta={rp3beta.beta:g}, {rp3beta.neighbours} neighbours)"] = \
+        item_model_fit(rp3beta, train)
     spark = None if args.no_spark else spark_session()
     if spark is not None:
         contenders["Spark MLlib ALS local[2] (weighted)"] = spark_fit(spark, train, args)
@@ -180,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_grid:
         body += "\n\nRegularisation grid (ours, CG, same split):\n\n" + grid_table(train, test, args)
     print(body)
+    if args.no_write:
+        return
     write_section("als", "Implicit ALS: quality and fit time on Last.fm 2k", body, "python -m bench.als")
 
 

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "streamproc.commands.worker",
     "streamproc.commands.replay",
     "streamproc.commands.evaluate",
+    "streamproc.commands.tune",
     "streamproc.spotify.cli",
     "streamproc.commands.listener",
     "streamproc.commands.bench_stream",

@@ -1,8 +1,10 @@
-"""``streamproc evaluate``: offline quality of implicit ALS on a play-count file, against popularity.
+"""``streamproc evaluate``: offline quality of ALS, EASE, RP3beta or a hybrid on a play-count file, against popularity.
 
 Every user with at least 5 interactions holds out ``floor(0.2 n)`` of them (see
 ``models.split`` for the exact draw); the model ranks every item with a training
 interaction except the user's own, and the top 10 are scored against the held-out items.
+``--model ease`` and ``rp3beta`` run those item models with their defaults; ``hybrid`` blends
+ALS (weight ``--weight``) with EASE, each user's scores normalised (``--normalise``) first.
 """
 
 from __future__ import annotations
@@ -12,15 +14,20 @@ import json
 from typing import Any
 
 K = 10
+MODELS = ("als", "ease", "rp3beta", "hybrid")
+NAMES = {"als": "ALS", "ease": "EASE", "rp3beta": "RP3beta", "hybrid": "hybrid"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` sub-command to ``subparsers``."""
-    parser = subparsers.add_parser("evaluate", help="hold-out precision, recall, MAP and nDCG at 10 of ALS",
-                                   description=__doc__.splitlines()[0])
-    parser.add_argument("--interactions", required=True, metavar="PATH",
-                        help="user_artists.dat (lastfm) or user<TAB>item<TAB>weight (tsv) file")
-    parser.add_argument("--format", choices=("lastfm", "tsv"), default="lastfm")
+    parser = subparsers.add_parser("evaluate", description=__doc__.splitlines()[0],
+                                   help="hold-out precision, recall, MAP and nDCG at 10 of ALS, EASE, RP3beta, hybrid")
+    add_split_options(parser)
+    parser.add_argument("--model", choices=MODELS, default="als", help="what ranks (default: als)")
+    parser.add_argument("--weight", type=float, default=0.6,
+                        help="ALS's share of a hybrid's score, in [0, 1] (default: 0.6, as tuned on Last.fm 2k)")
+    parser.add_argument("--normalise", choices=("minmax", "rank"), default="minmax",
+                        help="how a hybrid scales each model's scores before blending")
     parser.add_argument("--factors", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("--regularization", type=float, default=0.05)
@@ -40,8 +47,44 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from models.als import ImplicitALS
     from models.metrics import evaluate_ranking
+    from models.tuning import fit_scorer
+    from streamproc.errors import CommandError
+
+    if not 0.0 <= args.weight <= 1.0:
+        raise CommandError(f"--weight must be in [0, 1], got {args.weight}")
+    train, test = read_split(args)
+    als = dict(factors=args.factors, regularization=args.regularization, alpha=args.alpha,
+               iterations=args.iterations, confidence=args.confidence, solver=args.solver,
+               regularization_mode=args.regularization_mode)
+    params = {"als": als, "ease": {}, "rp3beta": {},
+              "hybrid": {"als": als, "item": "ease", "ease": {}, "weight": args.weight, "normalise": args.normalise}}
+    started = time.perf_counter()
+    try:
+        score_users = fit_scorer(args.model, params[args.model], train, seed=args.seed, threads=args.threads)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    fit_seconds = time.perf_counter() - started
+    item_counts = np.diff(train.tocsc().indptr).astype(np.float64)
+    result: dict[str, Any] = evaluate_ranking(score_users, train, test, k=K)
+    result["model"] = args.model
+    result["fit_seconds"] = round(fit_seconds, 3)
+    result["popularity"] = evaluate_ranking(lambda users: np.tile(item_counts, (len(users), 1)), train, test, k=K)
+    result["users"], result["items"] = int(train.shape[0]), int(train.shape[1])
+    result["train"], result["test"] = int(train.nnz), int(test.nnz)
+    print(json.dumps(result) if args.json else _table(result, args))
+    return 0
+
+
+def add_split_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--interactions`` and ``--format``, which :func:`read_split` reads (with ``--seed``)."""
+    parser.add_argument("--interactions", required=True, metavar="PATH",
+                        help="user_artists.dat (lastfm) or user<TAB>item<TAB>weight (tsv) file")
+    parser.add_argument("--format", choices=("lastfm", "tsv"), default="lastfm")
+
+
+def read_split(args: argparse.Namespace):
+    """Return the (train, test) hold-out split of ``args.interactions``, or raise CommandError in one line."""
     from models.split import holdout_split, read_interactions
     from streamproc.errors import CommandError
 
@@ -53,36 +96,35 @@ def run(args: argparse.Namespace) -> int:
     train, test = holdout_split(data.matrix, seed=args.seed)
     if test.nnz == 0:
         raise CommandError(f"{args.interactions}: no user has 5 or more interactions to hold out")
-    model = ImplicitALS(factors=args.factors, regularization=args.regularization, alpha=args.alpha,
-                        iterations=args.iterations, confidence=args.confidence, solver=args.solver,
-                        regularization_mode=args.regularization_mode, random_state=args.seed,
-                        num_threads=args.threads)
-    started = time.perf_counter()
-    try:
-        model.fit(train)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
-    fit_seconds = time.perf_counter() - started
-    item_counts = np.diff(train.tocsc().indptr).astype(np.float64)
-    result: dict[str, Any] = evaluate_ranking(lambda users: model.user_factors_[users] @ model.item_factors_.T,
-                                              train, test, k=K)
-    result["fit_seconds"] = round(fit_seconds, 3)
-    result["popularity"] = evaluate_ranking(lambda users: np.tile(item_counts, (len(users), 1)), train, test, k=K)
-    result["users"], result["items"] = int(train.shape[0]), int(train.shape[1])
-    result["train"], result["test"] = int(train.nnz), int(test.nnz)
-    print(json.dumps(result) if args.json else _table(result, model))
-    return 0
+    return train, test
 
 
-def _table(result: dict[str, Any], model) -> str:
+def _describe(args: argparse.Namespace) -> list[str]:
+    """Return the lines describing the model evaluated."""
+    from models.ease import EASE
+    from models.rp3beta import RP3beta
+
+    als = (f"ALS: k={args.factors}, {args.iterations} iterations, lambda={args.regularization} "
+           f"({args.regularization_mode}), alpha={args.alpha}, {args.confidence} confidence, {args.solver} solver")
+    ease = EASE()
+    ease_line = f"EASE: lambda={ease.regularization}, min_count={ease.min_count}"
+    rp3beta = RP3beta()
+    return {"als": [als], "ease": [ease_line],
+            "rp3beta": [f"RP3beta: alpha={rp3beta.alpha}, beta={rp3beta.beta}, {rp3beta.neighbours} neighbours, "
+                        f"min_count={rp3beta.min_count}"],
+            "hybrid": [f"hybrid: {args.weight} x ALS + {1 - args.weight:g} x EASE, {args.normalise}-normalised",
+                       als, ease_line]}[args.model]
+
+
+def _table(result: dict[str, Any], args: argparse.Namespace) -> str:
     """Return the result as a small aligned table with the split and model it describes."""
     names = [f"{metric}@{K}" for metric in ("precision", "recall", "map", "ndcg")]
     lines = [f"{result['users']} users, {result['items']} items, {result['train']} training and "
              f"{result['test']} held-out interactions",
-             f"ALS: k={model.factors}, {model.iterations} iterations, lambda={model.regularization} "
-             f"({model.regularization_mode}), alpha={model.alpha}, {model.confidence} confidence, {model.solver} solver",
+             *_describe(args),
              "",
              f"{'model':<12}" + "".join(f"{name:>14}" for name in names) + f"{'fit s':>10}",
-             f"{'ALS':<12}" + "".join(f"{result[name]:>14.4f}" for name in names) + f"{result['fit_seconds']:>10.2f}",
+             f"{NAMES[args.model]:<12}" + "".join(f"{result[name]:>14.4f}" for name in names)
+             + f"{result['fit_seconds']:>10.2f}",
              f"{'popularity':<12}" + "".join(f"{result['popularity'][name]:>14.4f}" for name in names) + f"{'-':>10}"]
     return "\n".join(lines)
