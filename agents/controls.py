@@ -5,9 +5,12 @@ applied between the user's listens exactly where it arrived, next to the user's 
 user's next list (sent in the same batch) honours it:
 
 - ``opt_out`` / ``opt_in``, ``exclude_artist`` / ``include_artist``, ``diversity``: the user's
-  state in ``user_controls``; the user's list is ranked again and sent.
-- ``forget``: the user's key is deleted from every user table (:data:`tables.store.USER_TABLES`),
-  which writes a tombstone to each changelog; a popular-only list is sent and not stored.
+  state in ``user_controls``; the user's list is ranked again and sent. The trainer reads the
+  table's changelog: an opted-out user's history leaves the next model.
+- ``forget``: the user's history goes, with a ``forget`` marker on the user-state log (so neither
+  a restore nor the trainer brings it back), their key is deleted from every user table
+  (:data:`tables.store.USER_TABLES`, a tombstone on each changelog), and a tombstone goes to
+  ``recommendations``.
 - ``playlist``: the user's Discover Weekly or emerging list of the current period is made (or
   handed out again), recorded in ``user_playlists`` and sent to ``playlists``.
 
@@ -19,34 +22,21 @@ under an event of the user's partition like any other.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 from faust.types import EventT
 
 from agents.dead_letters import send_dead_letter
 from agents.event_context import under_event
-from agents.user_key import require_user_key
-from streamproc.app import app, recommender
+from streamproc.app import app
 from streamproc.recommend.playlists import next_playlist, schedule
+from streamproc.runtime import runtime
 from streamproc.settings import settings
-from tables.codec import encode
+from tables.codec import encode, require_key
 from tables.control import PLAYLIST_KINDS, Control, apply_control
 from tables.errors import InvalidMessage
-from tables.store import (
-    USER_TABLES,
-    controls_topic,
-    playlists_topic,
-    user_controls,
-    user_history,
-    user_playlists,
-)
+from tables.store import USER_TABLES, controls_topic, playlists_topic, recommendations_topic, user_controls, user_playlists
 from tables.topics import CONTROLS
 
 log = logging.getLogger(__name__)
-EMPTY_HISTORY = {"items": {}, "events": 0, "offset": -1}
-
-# Ranking reads each user's controls from the table, local since it is co-partitioned.
-recommender.controls = user_controls
 ZONE = schedule(settings.discover_cron, settings.timezone)
 
 
@@ -58,16 +48,12 @@ def is_control(event: EventT) -> bool:
 def parse(event: EventT) -> Control:
     """Return the control in ``event``, checked to be keyed by its user."""
     control = Control.from_bytes(event.message.value, settings.max_message_bytes)
-    require_user_key(event, control.user_id)
+    require_key(event.message.key, control.user_id, CONTROLS)
     return control
 
 
-async def handle_control(event: EventT, changed: dict[str, tuple[EventT, dict[str, Any]]],
-                         controlled: dict[str, tuple[EventT, dict[str, Any]]]) -> None:
-    """Apply the control in ``event``; users whose list must be ranked again go into ``controlled``.
-
-    ``changed`` holds the histories of this batch not yet written (user → (event, history)).
-    """
+async def handle_control(event: EventT, changed: dict[str, EventT]) -> None:
+    """Apply the control in ``event``; users whose list must be ranked again go into ``changed``."""
     try:
         control = parse(event)
     except InvalidMessage as exc:
@@ -75,12 +61,11 @@ async def handle_control(event: EventT, changed: dict[str, tuple[EventT, dict[st
         return
     user_id = control.user_id
     if control.action == "forget":
-        forget(event, user_id, changed, controlled)
+        await forget(event, user_id, changed)
     elif control.action == "playlist":
-        history = changed[user_id][1] if user_id in changed else user_history.get(user_id) or EMPTY_HISTORY
+        history = runtime.owned.partitions[event.message.partition].history(user_id) or {}
         message, record = next_playlist(
-            recommender, user_id, history["items"], control.kind, user_playlists.get(user_id),
-            tz=ZONE,
+            runtime.recommender, user_id, history, control.kind, user_playlists.get(user_id), tz=ZONE,
         )
         with under_event(event):
             user_playlists[user_id] = record
@@ -90,25 +75,26 @@ async def handle_control(event: EventT, changed: dict[str, tuple[EventT, dict[st
         state = apply_control(user_controls.get(user_id), control, event.message.offset)
         with under_event(event):
             user_controls[user_id] = state
-        if user_id not in changed:
-            controlled[user_id] = (event, user_history.get(user_id) or EMPTY_HISTORY)
+        changed[user_id] = event
 
 
-def forget(event: EventT, user_id: str, changed: dict, controlled: dict) -> None:
-    """Delete the user from every user table: tombstones on the changelogs, ``recommendations`` included."""
+async def forget(event: EventT, user_id: str, changed: dict[str, EventT]) -> None:
+    """Forget the user: history (with its marker, written before going on), tables and list."""
     changed.pop(user_id, None)
-    controlled.pop(user_id, None)
+    await runtime.state_log.forget(runtime.owned.partitions[event.message.partition], user_id)
+    runtime.owned.latest.pop(user_id, None)
     with under_event(event):
         for table in USER_TABLES:
             if user_id in table:
                 del table[user_id]
+    recommendations_topic.send_soon(key=user_id.encode(), value=None)
     log.info("forgot user %r", user_id)
 
 
 @app.crontab(settings.discover_cron, timezone=ZONE)
 async def refresh_playlists() -> None:
     """Ask for this period's playlists of every user of the partitions this worker owns."""
-    users = [key.decode() if isinstance(key, bytes) else key for key in list(user_history.keys())]
+    users = [user_id for state in list(runtime.owned.partitions.values()) for user_id in list(state.users)]
     for user_id in users:
         for kind in PLAYLIST_KINDS:
             control = Control(user_id, "playlist", kind=kind)

@@ -1,10 +1,11 @@
-"""Retrain the factor model in the background when enough new events or time have come.
+"""The trainer: the Faust leader trains the model and publishes it; every worker installs it.
 
-Training runs in a thread, on a snapshot of the histories, so the stream keeps flowing; the
-new model replaces the old one in one assignment on the event loop. Then every user of the
-partitions this worker owns is re-ranked in slices, in the background and at a share of the
-worker's time (:func:`agents.ranking.refresh_owned_users`), so that every list comes to reflect
-the new model, not only those of users who listen again.
+Faust elects one leader per consumer group (the worker assigned the leader topic), so exactly
+one worker trains at a time, and when it dies the next leader chosen by the rebalance takes
+over (a session timeout later). The leader's :class:`~streamproc.recommend.training.Trainer`
+is fed from every partition (:mod:`streamproc.kafka.training_feed`); training runs in a thread,
+so the leader's own stream keeps flowing. Every worker, the leader too, follows the model topic
+and installs each complete version (:func:`install_models`), then re-ranks its users' lists.
 """
 
 from __future__ import annotations
@@ -13,27 +14,78 @@ import asyncio
 import logging
 
 from agents.ranking import refresh_owned_users
-from streamproc.app import app, recommender
+from streamproc.app import app
+from streamproc.kafka.training_feed import feed_trainer
+from streamproc.recommend.training import Trainer
+from streamproc.runtime import runtime
+from streamproc.settings import settings
+from tables.model_bundle import PublishedModel
+from tables.store import CONTROLS_CHANGELOG
 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_S = 1.0
+_feed: dict[str, object] = {}
 
 
 @app.timer(interval=CHECK_INTERVAL_S)
-async def retrain_when_due() -> None:
-    """Fit a new ALS model when :meth:`Recommender.training_due` says so."""
-    if not recommender.training_due():
+async def train_when_due() -> None:
+    """On the leader: keep the trainer fed, and train and publish when it says a model is due."""
+    if not app.is_leader():
+        _stop_training()
         return
-    events = recommender.interactions.total_events
-    version = (recommender.factors.version if recommender.factors else 0) + 1
-    histories = recommender.interactions.snapshot()
-    loop = asyncio.get_running_loop()
-    factors = await loop.run_in_executor(None, recommender.train, histories, version)
-    recommender.factors = factors
-    recommender.events_at_training = events
-    log.info(
-        "model v%d trained on %d users × %d items in %.1f s",
-        version, factors.n_users, len(factors.item_ids), factors.fit_seconds,
-    )
-    # In the background: the timer goes on checking, and a newer model ends this refresh early.
-    app.add_future(refresh_owned_users(version))
+    if runtime.trainer is None:
+        _start_training()
+        return
+    ready: asyncio.Event = _feed["ready"]  # type: ignore[assignment]
+    trainer = runtime.trainer
+    if not ready.is_set():
+        return
+    trainer.feed_catalog(runtime.recommender.catalog)
+    if not trainer.due():
+        return
+    snapshot = trainer.snapshot()
+    version = runtime.model_log.version + 1
+    model = await asyncio.get_running_loop().run_in_executor(None, trainer.train, snapshot, version)
+    if runtime.trainer is not trainer:
+        return  # leadership moved while training
+    await runtime.model_log.publish(model)
+    log.info("model v%d trained on %d users × %d items in %.1f s and published",
+             version, model.n_users, len(model.item_ids), model.fit_seconds)
+
+
+def _start_training() -> None:
+    runtime.trainer = Trainer(settings)
+    ready = asyncio.Event()
+    task = asyncio.ensure_future(feed_trainer(runtime.trainer, runtime.state_log, settings.topic_partitions,
+                                              CONTROLS_CHANGELOG, ready))
+    task.add_done_callback(_report)
+    _feed.update(task=task, ready=ready)
+    log.info("this worker is the leader: it trains the model now")
+
+
+def _report(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("trainer feed stopped: %r; training starts again at the next check", task.exception())
+        _stop_training()
+
+
+def _stop_training() -> None:
+    if runtime.trainer is None:
+        return
+    _feed.pop("task").cancel()  # type: ignore[attr-defined]
+    _feed.clear()
+    runtime.trainer = None
+    log.info("this worker is no longer the leader: training stops here")
+
+
+def install(model: PublishedModel) -> None:
+    """Rank with ``model`` from now on, and re-rank the owned users' lists in the background."""
+    runtime.recommender.install(model)
+    log.info("installed model v%d (%d items, trained on %d users)", model.version, len(model.item_ids), model.n_users)
+    app.add_future(refresh_owned_users(model.version))
+
+
+@app.task
+async def install_models() -> None:
+    """Follow the model topic and install each new complete version."""
+    await runtime.model_log.follow(install)

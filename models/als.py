@@ -344,30 +344,40 @@ class ImplicitALS:
         X, Y = self.user_factors_, self.item_factors_
         return _loss(W, X, Y, X.T @ X, Y.T @ Y, self.row_regularization(W), self.row_regularization(W.T.tocsr()), nonzero_error(W, X, Y))
 
-    def save(self, path) -> None:
-        """Write the parameters and factors to the npz file ``path``.
+    def save(self, path, users: bool = True) -> None:
+        """Write the parameters and factors to the npz file ``path`` (a path or a binary file).
 
-        >>> import tempfile, os
+        With ``users=False`` only the item side is written: what fold-ins, recommendations for
+        given histories, similar items and explanations need, at a size that does not grow with
+        the users (how the trainer publishes a model to the workers).
+
+        >>> import io
         >>> model = ImplicitALS(factors=2, random_state=0).fit(sp.csr_matrix(np.eye(3)))
-        >>> with tempfile.TemporaryDirectory() as d:
-        ...     model.save(os.path.join(d, "m.npz"))
-        ...     np.array_equal(ImplicitALS.load(os.path.join(d, "m.npz")).item_factors_, model.item_factors_)
-        True
+        >>> buffer = io.BytesIO()
+        >>> model.save(buffer, users=False)
+        >>> served = ImplicitALS.load(io.BytesIO(buffer.getvalue()))
+        >>> np.array_equal(served.item_factors_, model.item_factors_), served.user_factors_.shape
+        (True, (0, 2))
         """
         self._require_fitted()
         params = {name: getattr(self, name) for name in
                   ("factors", "regularization", "alpha", "iterations", "confidence", "solver",
                    "regularization_mode", "cg_steps", "random_state", "num_threads")}
         params["dtype"] = np.dtype(self.dtype).name
-        with open(path, "wb") as handle:
+        user_factors = self.user_factors_ if users else self.user_factors_[:0]
+        handle = path if hasattr(path, "write") else open(path, "wb")
+        try:
             np.savez(handle, format_version=FORMAT_VERSION, params=json.dumps(params),
-                     user_factors=self.user_factors_, item_factors=self.item_factors_,
+                     user_factors=user_factors, item_factors=self.item_factors_,
                      loss_history=np.asarray(self.loss_history_, dtype=np.float64))
+        finally:
+            if handle is not path:
+                handle.close()
 
     @classmethod
     def load(cls, path) -> "ImplicitALS":
-        """Return the model saved at ``path`` by :meth:`save` (see its example)."""
-        with np.load(Path(path), allow_pickle=False) as saved:
+        """Return the model saved at ``path`` (a path or a binary file) by :meth:`save` (see its example)."""
+        with np.load(path if hasattr(path, "read") else Path(path), allow_pickle=False) as saved:
             version = int(saved["format_version"])
             if version != FORMAT_VERSION:
                 raise ValueError(f"{path}: model format version {version}, this code reads {FORMAT_VERSION}")

@@ -93,6 +93,62 @@ class StreamingClusterer:
             raise RuntimeError(f"StreamingClusterer needs at least {self.n_clusters} rows before predict()")
         return self.kmeans_.predict(self.transform(X))
 
+    @property
+    def centres_(self) -> np.ndarray:
+        """Return the cluster centres, in scaled space."""
+        return self.kmeans_.cluster_centers_
+
+    def to_model(self) -> "ClusterModel":
+        """Return what serving needs of the clusters now: the scaler's statistics and the centres."""
+        if not self.is_fitted:
+            raise RuntimeError(f"StreamingClusterer needs at least {self.n_clusters} rows before to_model()")
+        return ClusterModel(self.scaler_.mean_, self.scaler_.scale_, self.centres_.copy(), self.n_seen_)
+
+
+class ClusterModel:
+    """Fitted clusters as published to the workers: standard scaling and nearest-centre labels.
+
+    It answers ``transform`` and ``predict`` as the :class:`StreamingClusterer` it came from did,
+    with numpy alone; an empty one (no centres) is not fitted.
+
+    >>> model = ClusterModel(np.zeros(1), np.ones(1), np.array([[0.0], [10.0]]), n_seen=4)
+    >>> model.predict([[1.0], [9.0]]).tolist(), model.n_clusters
+    ([0, 1], 2)
+    """
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, centres: np.ndarray, n_seen: int = 0) -> None:
+        self.mean_ = np.asarray(mean, dtype=np.float64)
+        self.scale_ = np.asarray(scale, dtype=np.float64)
+        self.centres_ = np.asarray(centres, dtype=np.float64)
+        self.n_seen_ = int(n_seen)
+
+    @classmethod
+    def empty(cls, n_features: int) -> "ClusterModel":
+        """Return clusters that know nothing yet (before the first model)."""
+        return cls(np.zeros(n_features), np.ones(n_features), np.empty((0, n_features)))
+
+    @property
+    def is_fitted(self) -> bool:
+        """Return whether there are centres to ``predict`` with."""
+        return len(self.centres_) > 0
+
+    @property
+    def n_clusters(self) -> int:
+        """Return the number of clusters."""
+        return len(self.centres_)
+
+    def transform(self, X) -> np.ndarray:
+        """Return the rows of ``X`` standard-scaled."""
+        return (_check_features(X) - self.mean_) / self.scale_
+
+    def predict(self, X) -> np.ndarray:
+        """Return the label of the nearest centre of every row of ``X``."""
+        if not self.is_fitted:
+            raise RuntimeError("ClusterModel has no centres yet")
+        scaled = self.transform(X)
+        distances = (scaled ** 2).sum(1)[:, None] - 2 * scaled @ self.centres_.T + (self.centres_ ** 2).sum(1)
+        return np.argmin(distances, axis=1)
+
 
 def silhouette(X_scaled, labels, sample_size: int = 2000, random_state=0) -> float:
     """Return the mean silhouette of ``labels`` on at most ``sample_size`` rows (NaN for fewer than 2 clusters).

@@ -4,7 +4,8 @@ Settings come from :mod:`streamproc.settings`. The broker is reached through
 :mod:`streamproc.kafka.transport` (Faust's aiokafka driver with a short fetch wait), and the
 session timeout is short so that group joins and failovers take seconds, not minutes. Agents,
 tasks and pages live in their own modules, which Faust's autodiscovery imports when a worker
-starts (they import ``app`` from here, so this module imports none of them).
+starts (they import ``app`` from here, so this module imports none of them); the objects they
+serve from are built in :mod:`streamproc.runtime`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import faust
 
 from streamproc.kafka.producer import MAX_REQUEST_BYTES
-from streamproc.recommend.recommender import Recommender
 from streamproc.settings import settings
 from streamproc.kafka.transport import transport_url
 
-DISCOVERED_MODULES = ["agents", "streamproc.kafka.changelog_feed", "streamproc.web.overview", "streamproc.web.playlists"]
+DISCOVERED_MODULES = ["agents", "streamproc.kafka.catalog_feed", "streamproc.web.overview", "streamproc.web.playlists",
+                      "streamproc.web.partitions"]
 
 app = faust.App(
     settings.app_id,
@@ -42,11 +43,3 @@ app = faust.App(
     autodiscover=DISCOVERED_MODULES,
     origin="streamproc",
 )
-
-recommender = Recommender(settings)
-
-# Importing these modules registers their agents, tables, tasks and pages on the app; they import
-# ``app`` from here, so they come after it.
-from agents import catalog, controls, listens, training  # noqa: E402,F401
-from streamproc.kafka import changelog_feed  # noqa: E402,F401
-from streamproc.web import overview, playlists  # noqa: E402,F401

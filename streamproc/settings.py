@@ -47,6 +47,7 @@ class Settings:
     retrain_events: int = 20000
     retrain_seconds: float = 60.0
     min_train_users: int = 20
+    state_bytes_per_event: float = 150.0
     als_factors: int = 64
     als_iterations: int = 15
     als_regularization: float = 0.05

@@ -180,14 +180,18 @@ def _assigned() -> dict[str, list[int]]:
 
 def snapshot() -> dict[str, Any]:
     """Return this worker's stream metrics and model state, for ``/api/stats/``."""
-    from streamproc.app import recommender
+    from streamproc.runtime import runtime
 
     view = stats.view(_highwaters())
     view["assigned"] = _assigned()
-    factors = recommender.factors
+    model = runtime.recommender.published
     view["model"] = {
-        "version": factors.version if factors else 0,
-        "trained_at": factors.trained_at if factors else None,
-        "age_s": round(time.time() - factors.trained_at, 1) if factors else None,
+        "version": model.version if model else 0,
+        "trained_at": model.trained_at if model else None,
+        "age_s": round(time.time() - model.trained_at, 1) if model else None,
     }
+    trainer = runtime.trainer
+    # On the leader: what the trainer holds (every partition's users), None elsewhere.
+    view["trainer"] = {"users": trainer.users(), "events": trainer.total_events,
+                       "events_at_training": trainer.events_at_training} if trainer else None
     return view

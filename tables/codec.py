@@ -42,6 +42,13 @@ def encode(value: dict[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def require_key(key: bytes | None, user_id: str, topic: str) -> None:
+    """Raise InvalidMessage unless ``key`` is ``user_id``: a user's state lives in their key's partition,
+    so a message keyed otherwise would update a copy of the user on another partition."""
+    if key is None or key.decode(errors="replace") != user_id:
+        raise InvalidMessage(f"key {key!r:.40} is not the user_id {user_id!r:.40}; {topic} are keyed by user")
+
+
 def require_str(obj: dict[str, Any], name: str) -> str:
     """Return the non-empty string field ``name`` of ``obj``."""
     value = obj.get(name)

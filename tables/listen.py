@@ -15,7 +15,7 @@ import dataclasses
 import time
 from typing import Any
 
-from tables.codec import decode_object, encode, optional_number, require_str
+from tables.codec import decode_object, encode, optional_number, require_key, require_str
 from tables.errors import InvalidMessage
 
 EVENTS = ("play", "skip", "like", "playlist_add")
@@ -58,6 +58,13 @@ class Listen:
     def from_bytes(cls, raw: bytes | None, max_bytes: int | None = None) -> "Listen":
         """Return the event encoded in ``raw``; raise InvalidMessage with the reason."""
         return cls.from_dict(decode_object(raw, max_bytes))
+
+    @classmethod
+    def keyed(cls, key: bytes | None, raw: bytes | None, max_bytes: int | None = None) -> "Listen":
+        """Return the event in ``raw``, checked to be keyed by its user; raise InvalidMessage with the reason."""
+        listen = cls.from_bytes(raw, max_bytes)
+        require_key(key, listen.user_id, "listens")
+        return listen
 
     def to_dict(self) -> dict[str, Any]:
         """Return the event as its JSON object."""

@@ -1,15 +1,18 @@
 """The Faust tables and topics of the app, declared once.
 
-Tables live in RocksDB (rocksdict) with a changelog topic each, so a worker restarted with an
-empty data directory restores them from Kafka. Topics carry raw bytes: messages are decoded by
-the schemas in this package, so that an undecodable message can go to ``dead-letters`` with its
-reason instead of stopping the agent. Table keys are raw UTF-8 (as the topics' keys), values JSON,
-so a table key lands in the same partition as the message it came from.
+Topics carry raw bytes: messages are decoded by the schemas in this package, so that an
+undecodable message can go to ``dead-letters`` with its reason instead of stopping the agent.
 
-``recommendations``, the output topic, is the changelog of ``latest_recommendations``: a list
-is written once, into the table, and that write is the message subscribers read. Forgetting a
-user deletes their key, which puts a tombstone on ``recommendations``. Its values are the JSON
-bytes themselves, encoded once for the store and the topic alike.
+The users' histories are not a Faust table: a table's changelog would rewrite a user's whole
+history on every event. Each worker keeps the users of the partitions it owns in memory and
+persists them on ``{app_id}-user-state`` (:mod:`tables.user_state`), one partition per
+``listens`` partition. The trainer publishes the model on ``{app_id}-model``
+(:mod:`tables.model_bundle`). Lists go straight to ``recommendations``, a compacted topic keyed
+by user; forgetting a user sends a tombstone there.
+
+The control state and the playlists are tables in RocksDB (rocksdict) with a changelog each:
+they change on a listener's request, not per event. Table keys are raw UTF-8 (as the topics'
+keys), values JSON, so a table key lands in the same partition as the message it came from.
 """
 
 from __future__ import annotations
@@ -39,24 +42,16 @@ def _table(name: str, description: str, **kwargs: Any) -> TableT:
     return app.Table(name, key_type=bytes, help=description, options=rocksdb_options(settings), **kwargs)
 
 
-# user id → {"items": {item id: confidence}, "events": n, "offset": last applied offset}
-user_history = _table("user_history", "Each user's interaction history.")
-# item id → the track's ``tracks`` message
-track_table = _table("tracks", "The catalogue, keyed by item id.")
-# item id → cluster of the track's audio features
-track_clusters = _table("track_clusters", "Track to audio-feature cluster.")
-# user id → the user's latest ``recommendations`` message, as the JSON bytes sent
-latest_recommendations = _table("latest_recommendations", "Each user's latest recommendations.",
-                                value_type=bytes, changelog_topic=recommendations_topic)
 # user id → the user's control state (``tables.control.apply_control``)
 user_controls = _table("user_controls", "Each user's listener controls.")
 # user id → {kind: {"entries": [{"period", "generated_at", "items"}], "latest": playlist message}}
 user_playlists = _table("user_playlists", "Each user's recent playlists.")
 # The tables keyed by user id: a "forget me" deletes the user's key from each of them.
-USER_TABLES = (user_history, latest_recommendations, user_controls, user_playlists)
+USER_TABLES = (user_controls, user_playlists)
 
-CHANGELOG_TOPICS = {
-    "history": user_history.changelog_topic.get_topic_name(),
-    "catalog": track_table.changelog_topic.get_topic_name(),
-    "controls": user_controls.changelog_topic.get_topic_name(),
-}
+user_state_topic = app.topic(f"{settings.app_id}-user-state", key_type=bytes, value_type=bytes)
+model_topic = app.topic(f"{settings.app_id}-model", key_type=bytes, value_type=bytes)
+CONTROLS_CHANGELOG = user_controls.changelog_topic.get_topic_name()
+# Compacted: the latest value of each key is what the topic is for.
+COMPACTED_TOPICS = (CONTROLS_CHANGELOG, user_playlists.changelog_topic.get_topic_name(), topics.RECOMMENDATIONS,
+                    model_topic.get_topic_name())

@@ -1,7 +1,7 @@
 """The ``bench stream`` command: events/s and end-to-end latency of real workers on a real broker.
 
     streamproc bench stream [--workers 1,2] [--events E] [--max] [--rate R] [--fetch-compare] [--standby-compare]
-                            [--write] [--section S]
+                            [--block B] [--write] [--section S]
 
 Each case starts a fresh embedded broker and N ``streamproc worker`` processes, sends a simulated
 catalogue, then E simulated listening events (keyed by user) as fast as possible (``--max``) or
@@ -16,7 +16,14 @@ workers, was the limit. ``--fetch-compare`` adds three low-load cases, one worke
 hard-coded 1500 ms fetch wait, with 100 ms and with 20 ms (``STREAMPROC_FETCH_MAX_WAIT_MS``).
 ``--standby-compare`` repeats each case of several workers at rate R without standby replicas
 (``STREAMPROC_STANDBY_REPLICAS=0``), whose reading of every changelog loads the shared broker.
-Results go to the ``stream`` section of bench/RESULTS.md with ``--write``.
+
+After each case every topic on the broker is read back: messages and bytes (keys, values and
+headers) per listening event, by topic, and the state bytes per event (every topic but
+``listens``, ``tracks`` and ``recommendations``). The workers' CPU seconds per 1,000 events say
+whether adding workers repeats work. Events/s is also reported for each block of B events
+(``--block``, from the workers' own counts sampled twice a second), so a long run shows whether
+the stream slows as it goes. Results go to the ``stream`` section of bench/RESULTS.md with
+``--write``.
 """
 
 from __future__ import annotations
@@ -53,6 +60,9 @@ SECTIONS = {
     "stream-memory": "Stream processing: a worker's memory after a long run",
 }
 READ_WAIT_MS = 10
+# The events, the catalogue and the lists: what the state bytes per event leave out.
+PAYLOAD_TOPICS = (LISTENS, TRACKS, RECOMMENDATIONS)
+PROGRESS_EVERY_S = 0.5
 
 
 @dataclasses.dataclass
@@ -81,6 +91,22 @@ class Result:
     rss_mib: list[float]
     reflected: int
     cores: dict[str, float]
+    worker_cpu_s: float
+    traffic: dict[str, tuple[int, int]]
+    progress: list[tuple[float, int]]
+
+    def per_event(self, topic: str) -> tuple[float, float]:
+        """Return the messages and bytes ``topic`` received per listening event."""
+        messages, size = self.traffic.get(topic, (0, 0))
+        return messages / self.case.events, size / self.case.events
+
+    def messages_per_event(self) -> float:
+        """Return the messages every topic received per listening event, the events themselves included."""
+        return sum(messages for messages, _ in self.traffic.values()) / self.case.events
+
+    def state_bytes_per_event(self) -> float:
+        """Return the bytes per listening event of every topic but the input and the output."""
+        return sum(size for topic, (_, size) in self.traffic.items() if topic not in PAYLOAD_TOPICS) / self.case.events
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -104,6 +130,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="also latency at low load with the 1500, 100 and 20 ms fetch waits")
     stream.add_argument("--standby-compare", action="store_true",
                         help="also each case of several workers at --rate without standby replicas")
+    stream.add_argument("--block", type=int, default=100_000, metavar="B",
+                        help="report events/s for each block of B events (default: 100000)")
     stream.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     stream.add_argument("--section", default="stream", choices=sorted(SECTIONS),
                         help="the section of bench/RESULTS.md that --write replaces (default: stream)")
@@ -142,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(run_case(case, args.users, args.tracks))
         print(format_result(result), file=sys.stderr, flush=True)
         results.append(result)
-    table = results_table(results)
+    table = "\n\n".join([results_table(results), traffic_table(results), blocks_table(results, args.block)])
     print(table)
     if args.write:
         from bench.results import write_section
@@ -156,8 +184,10 @@ def run(args: argparse.Namespace) -> int:
             "list). Latency: an event's produce time to the read of the "
             "recommendation carrying it; events/s: events over first send to last recommendation read. "
             "Ceiling: raw aiokafka consumption of the same `listens` topic, same broker, same run. "
-            "Broker, workers and this client share the machine's cores; the last column says how many "
-            "each kept busy on average.\n\n" + table
+            "Broker, workers and this client share the machine's cores; a column says how many "
+            "each kept busy on average. Messages and bytes per event: every topic read back from the "
+            "broker after the case, divided by the listening events; state: every topic but "
+            "`listens`, `tracks` and `recommendations`.\n\n" + table
         )
         path = write_section(args.section, SECTIONS[args.section], body,
                              command="streamproc bench stream " + " ".join(sys.argv[3:]))
@@ -175,11 +205,55 @@ def results_table(results: list[Result]) -> str:
         f"{r.events_per_s:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms), f"{r.recommendations:,}",
         f"{r.ceiling_per_s:,.0f}", " / ".join(f"{m:.0f}" for m in r.rss_mib),
         " / ".join(f"{r.cores[name]:.2f}" for name in ("workers", "broker", "client")),
+        f"{r.worker_cpu_s / r.case.events * 1000:.2f}", f"{r.messages_per_event():.2f}",
+        f"{r.state_bytes_per_event():.0f}",
     ] for r in results]
     return markdown_table(
         ["case", "workers", "events", "offered /s", "fetch wait ms", "events/s", "p50 ms", "p99 ms",
          "recommendations", "ceiling: aiokafka consume /s", "RSS MiB per worker",
-         "cores busy: workers / broker / client"], rows)
+         "cores busy: workers / broker / client", "worker CPU-s per 1k events", "messages per event",
+         "state B per event"], rows)
+
+
+def traffic_table(results: list[Result]) -> str:
+    """Return the messages and bytes per listening event of each topic, one column pair per case."""
+    from bench.results import markdown_table
+
+    topics = sorted({topic for r in results for topic in r.traffic})
+    rows = [[topic] + [
+        f"{r.per_event(topic)[0]:.3f} / {r.per_event(topic)[1]:.1f}" for r in results] for topic in topics]
+    rows.append(["all topics (messages) / state (bytes)"] + [
+        f"{r.messages_per_event():.3f} / {r.state_bytes_per_event():.1f}" for r in results])
+    return markdown_table(["topic: messages / bytes per listening event"] + [r.case.name for r in results], rows)
+
+
+def blocks_table(results: list[Result], block: int) -> str:
+    """Return events/s over each block of ``block`` events of each case long enough to have two."""
+    from bench.results import markdown_table
+
+    long = [r for r in results if r.case.events >= 2 * block]
+    if not long:
+        return f"(no case has two blocks of {block:,} events)"
+    rates = [block_rates(r.progress, block) for r in long]
+    rows = [[f"{i * block:,}–{(i + 1) * block:,}"] + [f"{r[i]:,.0f}" if i < len(r) else "-" for r in rates]
+            for i in range(max(map(len, rates)))]
+    rows.append(["last block / first block"] + [f"{r[-1] / r[0]:.2f}" if r else "-" for r in rates])
+    return markdown_table(["events"] + [f"{r.case.name}: events/s" for r in long], rows)
+
+
+def block_rates(progress: list[tuple[float, int]], block: int) -> list[float]:
+    """Return the events a second over each whole block of ``block`` events in ``progress`` ((time, events) samples).
+
+    >>> block_rates([(0.0, 0), (1.0, 100), (2.0, 150), (4.0, 200)], 100)
+    [100.0, 33.333333333333336]
+    """
+    rates = []
+    start_time, next_mark = progress[0][0] if progress else 0.0, block
+    for time_s, done in progress:
+        while done >= next_mark:
+            rates.append(block / (time_s - start_time))
+            start_time, next_mark = time_s, next_mark + block
+    return rates
 
 
 def format_result(r: Result) -> str:
@@ -206,7 +280,10 @@ async def run_case(case: Case, n_users: int, n_tracks: int) -> Result:
                                              standby_replicas=str(case.standby_replicas)))
             for worker in workers:
                 await asyncio.to_thread(worker.wait_ready)
-            return await _measure(case, broker.bootstrap, workers, n_users, n_tracks, broker.process.pid)
+            result = await _measure(case, broker.bootstrap, workers, n_users, n_tracks, broker.process.pid)
+            # Topic names without the case's own app id, so that cases line up by topic.
+            result.traffic = {topic.replace(app_id, "{app}"): v for topic, v in result.traffic.items()}
+            return result
     finally:
         for worker in workers:
             worker.stop()
@@ -235,14 +312,18 @@ async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_u
         pids = {"workers": [w.process.pid for w in workers], "broker": [broker_pid], "client": [os.getpid()]}
         cpu_before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
         reader.since = started
+        progress = [(time.time(), 0)]
+        sampler = asyncio.create_task(_sample(workers, progress))
         await _send(producer, events, case.rate)
         deadline = time.monotonic() + max(CASE_TIMEOUT_S, case.events / 100)
-        while await asyncio.to_thread(_processed, workers) < case.events and time.monotonic() < deadline:
+        while progress[-1][1] < case.events and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
+        sampler.cancel()
         await asyncio.sleep(DRAIN_S)
         reflected = await asyncio.to_thread(_processed, workers)
         end = reader.last_read or time.time()
         # Over the whole case, drain included: cores each group kept busy on average.
+        worker_cpu_s = sum(map(_cpu_seconds, pids["workers"])) - cpu_before["workers"]
         cores = {name: (sum(map(_cpu_seconds, group)) - cpu_before[name]) / (time.time() - started)
                  for name, group in pids.items()}
     finally:
@@ -261,7 +342,47 @@ async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_u
         rss_mib=rss,
         reflected=reflected,
         cores=cores,
+        worker_cpu_s=worker_cpu_s,
+        traffic=await broker_traffic(bootstrap),
+        progress=progress,
     )
+
+
+async def _sample(workers: list[WorkerProcess], progress: list[tuple[float, int]]) -> None:
+    """Append (time, events the workers applied) every ``PROGRESS_EVERY_S`` until cancelled."""
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY_S)
+        done = await asyncio.to_thread(_processed, workers)
+        progress.append((time.time(), max(done, progress[-1][1])))
+
+
+async def broker_traffic(bootstrap: str) -> dict[str, tuple[int, int]]:
+    """Return topic → (messages, bytes of keys, values and headers) for every topic on the broker."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                fetch_max_wait_ms=READ_WAIT_MS, max_partition_fetch_bytes=MAX_REQUEST_BYTES)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for topic in await consumer.topics()
+               for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning()
+        traffic: dict[str, list[int]] = {}
+        pending = set(tps)
+        deadline = time.monotonic() + CASE_TIMEOUT_S
+        while pending and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=50_000)
+            for tp, records in batches.items():
+                counts = traffic.setdefault(tp.topic, [0, 0])
+                counts[0] += len(records)
+                counts[1] += sum(len(r.key or b"") + len(r.value or b"")
+                                 + sum(len(k) + len(v) for k, v in r.headers or ()) for r in records)
+            for tp in list(pending):
+                end = consumer.highwater(tp)
+                if end is not None and await consumer.position(tp) >= end:
+                    pending.discard(tp)
+        return {topic: (messages, size) for topic, (messages, size) in traffic.items()}
+    finally:
+        await consumer.stop()
 
 
 async def _send(producer: AIOKafkaProducer, events: list[tuple[bytes, bytes]], rate: float | None) -> None:

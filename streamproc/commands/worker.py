@@ -12,6 +12,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from streamproc.errors import CommandError
+from streamproc.recommend.playlists import schedule
 from streamproc.settings import settings
 
 log = logging.getLogger("streamproc.commands.worker")
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--web-port must be between 1 and 65535, got {args.web_port}")
     if args.data_dir.exists() and not args.data_dir.is_dir():
         raise CommandError(f"--data-dir {args.data_dir} exists and is not a directory")
+    # A bad playlist schedule stops the worker before it reaches for the broker.
+    schedule(settings.discover_cron, settings.timezone)
     asyncio.run(_prepare(args.data_dir))
     from streamproc.app import app
 
@@ -56,17 +59,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _prepare(data_dir: Path) -> None:
-    import streamproc.app  # noqa: F401  (the app first: its modules declare the tables on it)
     from streamproc.kafka.epoch import broker_epoch, reconcile
     from streamproc.kafka.admin import ensure_topics
-    from tables.store import CHANGELOG_TOPICS
-    from tables.topics import INPUT_TOPICS, PLAYLISTS, RECOMMENDATIONS, DEAD_LETTERS
+    from tables.store import COMPACTED_TOPICS, model_topic, user_state_topic
+    from tables.topics import INPUT_TOPICS, PLAYLISTS, DEAD_LETTERS
 
     bootstrap = settings.bootstrap_servers()
-    await ensure_topics(bootstrap, [*INPUT_TOPICS, DEAD_LETTERS, PLAYLISTS], settings.topic_partitions)
-    # recommendations is latest_recommendations' changelog: a compacted topic keeps each user's latest list.
-    await ensure_topics(bootstrap, [*CHANGELOG_TOPICS.values(), RECOMMENDATIONS], settings.topic_partitions,
+    await ensure_topics(bootstrap, [*INPUT_TOPICS, DEAD_LETTERS, PLAYLISTS, user_state_topic.get_topic_name()],
+                        settings.topic_partitions)
+    model = model_topic.get_topic_name()
+    await ensure_topics(bootstrap, [t for t in COMPACTED_TOPICS if t != model], settings.topic_partitions,
                         compacted=True)
+    await ensure_topics(bootstrap, [model], 1, compacted=True)
     epoch = await broker_epoch(bootstrap, f"{settings.app_id}-broker-epoch")
     if reconcile(data_dir, epoch):
         print(

@@ -61,7 +61,7 @@ def filter_and_rerank(rec: "Recommender", item_ids: list[str], scores: np.ndarra
 
 def popularity_of(rec: "Recommender", item_id: str) -> float:
     """Return how popular an item is: log of its listeners, plus its catalogue popularity (0–100) / 100."""
-    return float(np.log1p(rec.interactions.item_users(item_id))) + rec.catalog.popularity(item_id) / 100.0
+    return float(np.log1p(rec.item_users(item_id))) + rec.catalog.popularity(item_id) / 100.0
 
 
 def artist_cap(rec: "Recommender", prefs: Preferences) -> int:

@@ -1,8 +1,9 @@
 """The recommender a worker serves from: ALS first, then content, then popularity.
 
-It holds the global catalogue and interactions (fed from the tables' changelogs), the
-current factor model and the audio-feature clusterer, and turns one user's history into
-a ranked list. No Kafka and no Faust here: agents call it, tests drive it with plain data.
+It holds the catalogue (every worker follows ``tracks``) and the newest model the trainer
+published (:meth:`Recommender.install`: the ALS item factors, each item's listeners, the
+audio-feature clusters), and turns one user's history into a ranked list. No Kafka and no
+Faust here: agents call it, tests drive it with plain data.
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.als import ImplicitALS
-from models.clustering import StreamingClusterer
+from models.clustering import ClusterModel
 from models.content import content_recommend, taste_vector
 from models.ranking import top_n_rows
 from streamproc.recommend import personalise
 from streamproc.recommend.catalog import Catalog
-from streamproc.recommend.interactions import History, Interactions, to_csr
 from streamproc.settings import Settings
 from tables.control import Preferences
+from tables.model_bundle import PublishedModel
 from tables.recommendation import ModelInfo, Recommendation, RecommendedItem
+from tables.track import FEATURES
 
 CANDIDATE_FACTOR = 3
 # Scores computed at once when ranking a batch of users: bounds the (users, items) product.
@@ -91,77 +93,43 @@ class FoldedUsers:
 
 
 class Recommender:
-    """Ranks items for users from the global state of one worker."""
+    """Ranks items for users with the newest published model and the catalogue.
 
-    def __init__(self, settings: Settings) -> None:
+    ``controls`` maps a user id to the user's ``user_controls`` state (the worker's table).
+    """
+
+    def __init__(self, settings: Settings, controls: Mapping[str, Any] | None = None) -> None:
         self.settings = settings
         self.catalog = Catalog()
-        self.interactions = Interactions()
-        self.clusterer = StreamingClusterer(n_clusters=settings.clusters, batch_size=settings.cluster_batch)
+        self.controls: Mapping[str, Any] = {} if controls is None else controls
         self.factors: FactorModel | None = None
-        self.events_at_training = 0
+        self.published: PublishedModel | None = None
+        self.clusterer = ClusterModel.empty(len(FEATURES))
+        self.popularity: dict[str, int] = {}
         self._popular: tuple[float, list[str]] = (0.0, [])
         self._content: tuple[tuple[int, int], list[str], dict[str, int], np.ndarray, np.ndarray] | None = None
-        # user id → the user's ``user_controls`` state (the worker sets its table here)
-        self.controls: Mapping[str, Any] = {}
-        # set when a user left or rejoined the training view (opt-out, opt-in, forget me)
-        self.retrain_requested = False
 
-    # Training ------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """Return the version of the installed model (0: none yet)."""
+        return self.published.version if self.published else 0
 
-    def training_due(self, now: float | None = None) -> bool:
-        """Return True when enough new events have arrived, or enough time has passed with some.
+    def install(self, model: PublishedModel) -> None:
+        """Rank with ``model`` from now on: its ALS, its listener counts and its clusters."""
+        self.published = model
+        self.factors = FactorModel(
+            model=model.als, item_ids=model.item_ids, item_index={item: i for i, item in enumerate(model.item_ids)},
+            version=model.version, trained_at=model.trained_at, fit_seconds=model.fit_seconds, n_users=model.n_users,
+        ) if model.als is not None else None
+        self.popularity = dict(zip(model.item_ids, model.popularity.tolist()))
+        if model.clusters is not None:
+            self.clusterer = model.clusters
+        self._popular = (0.0, [])
+        self._content = None
 
-        Also True (once: the request is cleared) after :meth:`request_retrain`, when a user left or
-        rejoined the training view, so that the next model is trained without an opted-out user.
-        """
-        due = self._training_due(now)
-        if due:
-            self.retrain_requested = False
-        return due
-
-    def _training_due(self, now: float | None) -> bool:
-        if len(self.interactions) < self.settings.min_train_users:
-            return False
-        if self.retrain_requested and self.factors is not None:
-            return True
-        new = self.interactions.total_events - self.events_at_training
-        if new <= 0:
-            return False
-        if self.factors is None or new >= self.settings.retrain_events:
-            return True
-        return (now or time.time()) - self.factors.trained_at >= self.settings.retrain_seconds
-
-    def request_retrain(self) -> None:
-        """Ask for a new model at the next :meth:`training_due` check (the view of users changed)."""
-        self.retrain_requested = True
-
-    def train(self, histories: list[tuple[str, History]], version: int) -> FactorModel:
-        """Fit a new factor model on ``histories`` (a snapshot; safe to call off the event loop)."""
-        matrix, users, items = to_csr(histories)
-        s = self.settings
-        model = ImplicitALS(
-            factors=s.als_factors,
-            regularization=s.als_regularization,
-            alpha=s.als_alpha,
-            iterations=s.als_iterations,
-            confidence=s.als_confidence,
-            regularization_mode=s.als_regularization_mode,
-            solver=s.als_solver,
-            num_threads=s.als_threads,
-            random_state=version,
-        )
-        started = time.perf_counter()
-        model.fit(matrix)
-        return FactorModel(
-            model=model,
-            item_ids=items,
-            item_index={item: i for i, item in enumerate(items)},
-            version=version,
-            trained_at=time.time(),
-            fit_seconds=time.perf_counter() - started,
-            n_users=len(users),
-        )
+    def item_users(self, item_id: str) -> int:
+        """Return how many users played ``item_id``, as of the installed model."""
+        return self.popularity.get(item_id, 0)
 
     # Ranking -------------------------------------------------------------------------------
 
@@ -190,7 +158,7 @@ class Recommender:
         factors = self.factors
         folded = factors.fold_in(histories, self.settings.min_als_items) if factors else None
         als_lists = self._als(folded, n, seens, prefs) if folded else [[] for _ in users]
-        version = factors.version if factors else 0
+        version = self.version
         lists: list[tuple[str, list[RecommendedItem]]] = []
         for position, ((user_id, _), history, seen, p) in enumerate(zip(users, histories, seens, prefs)):
             kind, items = "als", als_lists[position]
@@ -236,7 +204,7 @@ class Recommender:
             taste,
             scaled,
             labels,
-            self.clusterer.kmeans_.cluster_centers_,
+            self.clusterer.centres_,
             n=n * CANDIDATE_FACTOR,
             n_clusters=self.settings.content_clusters,
             exclude=rows,
@@ -265,9 +233,9 @@ class Recommender:
         """Return items by how many users played them, then by catalogue popularity (cached briefly)."""
         stamp, order = self._popular
         if time.monotonic() - stamp > POPULAR_CACHE_S:
-            plays = self.interactions.item_popularity()
+            plays = self.popularity
             candidates = set(plays) | set(self.catalog.item_ids())
-            order = sorted(candidates, key=lambda item: (-plays[item], -self.catalog.popularity(item), item))
+            order = sorted(candidates, key=lambda item: (-plays.get(item, 0), -self.catalog.popularity(item), item))
             self._popular = (time.monotonic(), order)
         return order
 
@@ -281,6 +249,6 @@ class Recommender:
             if len(items) == n:
                 break
             if item not in taken and personalise.artist_allows(self, item, prefs, artists):
-                items.append(RecommendedItem(item, float(self.interactions.item_users(item)), "popular"))
+                items.append(RecommendedItem(item, float(self.item_users(item)), "popular"))
                 taken.add(item)
         return items

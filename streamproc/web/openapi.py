@@ -109,6 +109,25 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/api/partitions/": {
+            "get": {
+                "summary": "The `listens` partitions this worker owns: users, events, the offset applied through "
+                           "(streamproc.web.partitions)",
+                "responses": {"200": _json("partition → its state", {"type": "object"})},
+            }
+        },
+        "/api/partitions/{partition}/users": {
+            "get": {
+                "summary": "User id → events applied, for one partition this worker owns",
+                "parameters": [{"name": "partition", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {
+                    "200": _json("the partition's users", {"type": "object"}),
+                    "400": _error("not a partition number"),
+                    "404": _error("another worker owns this partition"),
+                },
+            }
+        },
         "/api/openapi.json": {
             "get": {
                 "summary": "This document",
@@ -123,9 +142,9 @@ SPEC: dict[str, Any] = {
                 "type": "object",
                 "required": ["users", "tracks", "events", "dead_letters", "model", "clusters"],
                 "properties": {
-                    "users": {"type": "integer", "description": "users in the global history"},
+                    "users": {"type": "integer", "description": "users of the partitions this worker owns"},
                     "tracks": {"type": "integer", "description": "tracks in the catalogue"},
-                    "events": {"type": "integer", "description": "events applied to the histories"},
+                    "events": {"type": "integer", "description": "events in those users' histories"},
                     "dead_letters": {"type": "integer"},
                     "clusters": {"type": "integer", "description": "k of the audio-feature k-means (0 before it has run)"},
                     "model": {
@@ -140,8 +159,11 @@ SPEC: dict[str, Any] = {
                     },
                     "stream": {
                         "type": "object",
-                        "description": "this worker's stream metrics: events_per_second, lag (topic → partition → "
-                                       "messages), latency_ms percentiles, dead_letters",
+                        "description": "this worker's stream metrics: events_total (events it applied), "
+                                       "events_per_second, lag (topic → partition → messages), latency_ms "
+                                       "percentiles, dead_letters, model (the version published by the trainer "
+                                       "and installed here), trainer (what the trainer holds, on the leader; "
+                                       "else null)",
                     },
                 },
             },

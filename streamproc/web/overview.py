@@ -13,28 +13,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from faust.exceptions import SameNode
 from faust.web import Request, Response, View
 
 from agents import dead_letters
-from streamproc.app import app, recommender
+from streamproc.app import app
 from streamproc import stats
+from streamproc.runtime import runtime
 from streamproc.web.clusters import ClusterSummary
 from streamproc.web.html import artists_text, esc, feature_chart, format_time, page, scatter, source_badge, swatch, user_href
 from streamproc.web.openapi import SPEC
 from streamproc.web.search import search
 from streamproc.web.users import MAX_USER_ID, user_view
-from tables.store import latest_recommendations
+from tables.store import user_controls
 
+recommender = runtime.recommender
 clusters = ClusterSummary(recommender)
 
 
 def overview() -> dict[str, Any]:
-    """Return the counts and model state shown on the overview page."""
+    """Return the counts and model state shown on the overview page (users and events: this worker's)."""
     factors = recommender.factors
     return {
-        "users": len(recommender.interactions),
+        "users": runtime.owned.users(),
         "tracks": len(recommender.catalog),
-        "events": recommender.interactions.total_events,
+        "events": sum(state.total_events() for state in list(runtime.owned.partitions.values())),
         "dead_letters": dead_letters.dead_letter_count,
         "model": {
             "version": factors.version if factors else 0,
@@ -154,13 +157,13 @@ async def stats_api(web: View, request: Request) -> Response:
 # Users -----------------------------------------------------------------------------------------
 
 @app.page("/users/{user_id}/")
-@app.table_route(table=latest_recommendations, match_info="user_id")
+@app.table_route(table=user_controls, match_info="user_id")
 async def user_page(web: View, request: Request, user_id: str) -> Response:
     """A user's recommendations with reasons, most played items and their audio features."""
     problem = _bad_user_id(user_id)
     if problem:
         return web.html(page("Bad user id", f"<p>{esc(problem)}.</p>"), status=400)
-    view = user_view(user_id)
+    view = user_view(recommender, runtime.owned, user_id)
     if view is None:
         body = f"<p>No recommendations for user <b>{esc(user_id)}</b> yet.</p>"
         return web.html(page("Unknown user", body, query=user_id), status=404)
@@ -201,13 +204,13 @@ def _user_body(view: dict[str, Any]) -> str:
 
 
 @app.page("/api/users/{user_id}/")
-@app.table_route(table=latest_recommendations, match_info="user_id")
+@app.table_route(table=user_controls, match_info="user_id")
 async def user_api(web: View, request: Request, user_id: str) -> Response:
     """A user's page as JSON."""
     problem = _bad_user_id(user_id)
     if problem:
         return web.json({"error": problem}, status=400)
-    view = user_view(user_id)
+    view = user_view(recommender, runtime.owned, user_id)
     if view is None:
         return web.json({"error": f"unknown user {user_id!r}"}, status=404)
     return web.json(view)
@@ -251,12 +254,33 @@ async def clusters_api(web: View, request: Request) -> Response:
 
 # Search ----------------------------------------------------------------------------------------
 
+async def _on_owner(web: View, request: Request, answer: Any) -> Response:
+    """Answer ``request`` on the worker that owns the user its ``q`` names (``answer()`` when that is this one)."""
+    query = request.query.get("q", "").strip()
+    if query and len(query) <= MAX_USER_ID:
+        try:
+            return await app.router.route_req(user_controls.name, query, web.web, request)
+        except SameNode:
+            pass
+    return await answer()
+
+
+def _search(query: str) -> dict[str, Any]:
+    return search(recommender, query, known_user=lambda user_id: runtime.owned.history(user_id) is not None)
+
+
 @app.page("/search")
 async def search_page(web: View, request: Request) -> Response:
-    """The search box: a user's page when the query is a user id, else tracks whose name matches."""
+    """The search box: a user's page when the query is a user id, else tracks whose name matches.
+
+    Asked on the worker that owns the user the query would name, which alone knows them."""
+    return await _on_owner(web, request, lambda: _search_page(web, request))
+
+
+async def _search_page(web: View, request: Request) -> Response:
     query = request.query.get("q", "")
     try:
-        found = search(recommender, query)
+        found = _search(query)
     except ValueError as error:
         return web.html(page("Search", f"<p>{esc(error)}.</p>", query=query[:200]), status=400)
     if found["user"] is not None:
@@ -279,8 +303,12 @@ async def search_page(web: View, request: Request) -> Response:
 @app.page("/api/search")
 async def search_api(web: View, request: Request) -> Response:
     """The search as JSON: the user the query names (or null) and at most 20 matching tracks."""
+    return await _on_owner(web, request, lambda: _search_api(web, request))
+
+
+async def _search_api(web: View, request: Request) -> Response:
     try:
-        return web.json(search(recommender, request.query.get("q", "")))
+        return web.json(_search(request.query.get("q", "")))
     except ValueError as error:
         return web.json({"error": str(error)}, status=400)
 

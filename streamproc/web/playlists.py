@@ -17,7 +17,8 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
-from streamproc.app import app, recommender
+from streamproc.app import app
+from streamproc.runtime import runtime
 from streamproc.recommend.playlists import similar
 from streamproc.web.html import page
 from tables.control import PLAYLIST_KINDS
@@ -74,7 +75,7 @@ async def similar_api(web: View, request: Request, item_id: str) -> Response:
         return web.json({"error": "n must be a whole number"}, status=400)
     if not 1 <= n <= MAX_SIMILAR:
         return web.json({"error": f"n must be between 1 and {MAX_SIMILAR}"}, status=400)
-    found = similar(recommender, item_id, n)
+    found = similar(runtime.recommender, item_id, n)
     if found is None:
         return web.json({"error": f"unknown item {item_id!r}"}, status=404)
     return web.json(found)

@@ -5,8 +5,7 @@
 >>> rec = Recommender(Settings())
 >>> _ = rec.catalog.upsert({"item_id": "t1", "name": "Blue Monday", "artists": ["New Order"]})
 >>> _ = rec.catalog.upsert({"item_id": "t2", "name": "Blue", "artists": ["Joni Mitchell"]})
->>> rec.interactions.put("u1", {"t1": 1.0}, events=1)
->>> [t["name"] for t in search(rec, "BLUE")["tracks"]], search(rec, "u1")["user"]
+>>> [t["name"] for t in search(rec, "BLUE")["tracks"]], search(rec, "u1", known_user={"u1"}.__contains__)["user"]
 (['Blue', 'Blue Monday'], 'u1')
 >>> search(rec, "  ")
 Traceback (most recent call last):
@@ -16,6 +15,7 @@ ValueError: give a user id or part of a track name as ?q=
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from streamproc.recommend.recommender import Recommender
@@ -24,8 +24,9 @@ MAX_QUERY = 200
 MAX_RESULTS = 20
 
 
-def search(rec: Recommender, query: str) -> dict[str, Any]:
-    """Return the user ``query`` names (or None) and at most 20 tracks whose name contains it.
+def search(rec: Recommender, query: str, known_user: Callable[[str], bool] = lambda user_id: False) -> dict[str, Any]:
+    """Return the user ``query`` names (or None: ``known_user`` says who exists) and at most 20 tracks
+    whose name contains it.
 
     Matching ignores case; exact names come first, then names starting with the query, then the
     rest, each group by name. Raises ValueError for an empty or too long query.
@@ -46,12 +47,12 @@ def search(rec: Recommender, query: str) -> dict[str, Any]:
     matches.sort()
     tracks = [
         {"item_id": item_id, "name": catalog.name(item_id), "artists": catalog.artists(item_id),
-         "listeners": rec.interactions.item_users(item_id)}
+         "listeners": rec.item_users(item_id)}
         for *_, item_id in matches[:MAX_RESULTS]
     ]
     return {
         "query": q,
-        "user": q if rec.interactions.get(q) is not None else None,
+        "user": q if known_user(q) else None,
         "tracks": tracks,
         "total": len(matches),
     }

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from streamproc.app import recommender
+from streamproc.owned_users import OwnedUsers
 from streamproc.recommend.recommender import Recommender
-from tables.store import latest_recommendations, user_history
 from tables.track import FEATURES
 
 # The audio features between 0 and 1, which the chart can put on one axis (as EMERGIFY did).
@@ -28,14 +27,15 @@ FAVOURITES = 20  # the most played items with audio features that the chart and 
 MAX_USER_ID = 256
 
 
-def user_view(user_id: str) -> dict[str, Any] | None:
-    """Return the user's latest recommendations with names and reasons, or None for an unknown user."""
-    message = latest_recommendations.get(user_id)
-    if message is None:
+def user_view(recommender: Recommender, owned: OwnedUsers, user_id: str) -> dict[str, Any] | None:
+    """Return the user's latest recommendations with names and reasons, or None for a user no owned
+    partition holds. A user whose partition was just loaded has no list sent yet: one is ranked for the page."""
+    history = owned.history(user_id)
+    if history is None:
         return None
-    latest = json.loads(message)
-    history = user_history.get(user_id) or {"items": {}, "events": 0}
-    played = {item: float(r) for item, r in history["items"].items() if r > 0}
+    sent = owned.latest.get(user_id)
+    latest = json.loads(sent[0]) if sent else recommender.recommend(user_id, history).to_dict()
+    played = {item: float(r) for item, r in history.items() if r > 0}
     top = sorted(played.items(), key=lambda kv: (-kv[1], kv[0]))
     catalog = recommender.catalog
     reasons = Reasons(recommender, played)
@@ -44,10 +44,10 @@ def user_view(user_id: str) -> dict[str, Any] | None:
          **reasons.reason(item)}
         for item in latest["items"]
     ]
-    favourites = [item for item, _ in top if _features(item) is not None][:FAVOURITES]
+    favourites = [item for item, _ in top if _features(recommender, item) is not None][:FAVOURITES]
     return {
         "user_id": user_id,
-        "events": history["events"],
+        "events": owned.find(user_id).events(user_id),
         "recommendations": {**latest, "items": items},
         "most_played": [
             {"item_id": item, "name": catalog.name(item), "artists": catalog.artists(item), "confidence": r}
@@ -55,8 +55,8 @@ def user_view(user_id: str) -> dict[str, Any] | None:
         ],
         "features": {
             "names": list(CHART_FEATURES),
-            "favourites": _mean_features(favourites),
-            "recommended": _mean_features([item["item_id"] for item in latest["items"]]),
+            "favourites": _mean_features(recommender, favourites),
+            "recommended": _mean_features(recommender, [item["item_id"] for item in latest["items"]]),
         },
     }
 
@@ -92,7 +92,7 @@ class Reasons:
             if because:
                 return self._because(because, f"sounds like {self._label(because)}, which you played")
             return {"reason": "its audio features match your taste", "because": None}
-        listeners = self.rec.interactions.item_users(item_id)
+        listeners = self.rec.item_users(item_id)
         return {"reason": f"popular with {listeners} listener{'s' if listeners != 1 else ''}", "because": None}
 
     @staticmethod
@@ -122,13 +122,13 @@ class Reasons:
 
     def _nearest_favourite(self, item_id: str) -> str | None:
         clusterer = self.rec.clusterer
-        target = _features(item_id)
-        if target is None or not hasattr(clusterer, "scaler_"):
+        target = _features(self.rec, item_id)
+        if target is None or not clusterer.is_fitted:
             return None
         if self._favourites is None:
-            ids = [i for i, _ in sorted(self.played.items(), key=lambda kv: -kv[1]) if _features(i) is not None]
-            ids = ids[:FAVOURITES * 10]
-            raw = np.array([_features(i) for i in ids], dtype=np.float64).reshape(-1, len(FEATURES))
+            ids = [i for i, _ in sorted(self.played.items(), key=lambda kv: -kv[1])
+                   if _features(self.rec, i) is not None][:FAVOURITES * 10]
+            raw = np.array([_features(self.rec, i) for i in ids], dtype=np.float64).reshape(-1, len(FEATURES))
             self._favourites = (ids, clusterer.transform(raw) if ids else raw)
         ids, scaled = self._favourites
         if not ids:
@@ -137,13 +137,13 @@ class Reasons:
         return ids[int(np.abs(scaled - point).sum(axis=1).argmin())]
 
 
-def _features(item_id: str) -> list[float] | None:
+def _features(recommender: Recommender, item_id: str) -> list[float] | None:
     track = recommender.catalog.get(item_id)
     features = track.get("features") if track else None
     return [float(features[name]) for name in FEATURES] if features else None
 
 
-def _mean_features(item_ids: list[str]) -> list[float] | None:
+def _mean_features(recommender: Recommender, item_ids: list[str]) -> list[float] | None:
     """Return the mean of each chart feature over the items that have features, or None if none has."""
     rows = []
     for item in item_ids:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 from agents.catalog import process_tracks
 from agents.listens import process_listens
-from streamproc.app import recommender
-from tables import store
-from tables.track import FEATURES
+from streamproc.runtime import runtime
+from tables.user_state import FIRST_SNAPSHOT_EVENTS, PartitionState
 from tests.functional.conftest import settle
+from tests.trained import install_trained
 
 
 def listen(user: str, item: str, event: str = "play", count: int = 1) -> bytes:
@@ -23,23 +21,24 @@ def reasons(mock) -> list[str]:
 
 
 async def test_listens_build_history_and_a_list_of_unplayed_items(sent):
+    rec = runtime.recommender
     for i in range(12):
-        recommender.catalog.upsert({"item_id": f"t{i}", "name": f"Track {i}", "artists": ["A"], "features": None})
-    recommender.interactions.put("other", {f"t{i}": 1.0 for i in range(12)}, events=12)
+        rec.catalog.upsert({"item_id": f"t{i}", "name": f"Track {i}", "artists": ["A"], "features": None})
+    install_trained(rec, {"other": {f"t{i}": 1.0 for i in range(12)}})
     async with process_listens.test_context() as agent:
         await agent.put(listen("u1", "t0", count=3), key=b"u1")
         await agent.put(listen("u1", "t1", "like"), key=b"u1")
         await agent.put(listen("u1", "t0", "skip"), key=b"u1")
         await settle()
-    history = store.user_history["u1"]
-    assert history["items"] == {"t0": 2.0, "t1": 5.0}
-    assert history["events"] == 3
-    value = json.loads(sent["recommendations"].call_args.kwargs["value"])
+    assert runtime.owned.history("u1") == {"t0": 2.0, "t1": 5.0}
+    assert runtime.owned.find("u1").events("u1") == 3
+    call = sent["recommendations"].call_args
+    value = json.loads(call.kwargs["value"])
     items = [item["item_id"] for item in value["items"]]
     assert len(items) == len(set(items)) == 10
     assert not {"t0", "t1"} & set(items)
-    assert sent["recommendations"].call_args.kwargs["key"] == "u1"
-    assert json.loads(store.latest_recommendations["u1"]) == value
+    assert call.kwargs["key"] == b"u1" and value["model"]["version"] == 1
+    assert runtime.owned.latest["u1"] == (call.kwargs["value"], 1)
 
 
 async def test_malformed_listens_go_to_dead_letters_with_their_reason(sent):
@@ -66,23 +65,24 @@ async def test_malformed_listens_go_to_dead_letters_with_their_reason(sent):
     assert "is not the user_id" in found[5]
     raw = [call.kwargs["value"] for call in sent["dead_letters"].await_args_list]
     assert raw == [value for value, _ in bad.values()]
-    assert store.user_history["u3"]["events"] == 1
+    assert runtime.owned.find("u3").events("u3") == 1 and runtime.owned.history("u1") is None
 
 
-async def test_tracks_with_features_are_clustered(sent):
-    rng = np.random.default_rng(0)
+async def test_a_partition_snapshots_when_its_events_pay_for_it_and_restores_from_it(sent):
+    async with process_listens.test_context() as agent:
+        for n in range(FIRST_SNAPSHOT_EVENTS):
+            await agent.put(listen(f"u{n % 7}", f"t{n % 5}"), key=f"u{n % 7}".encode())
+        await settle(0.8)
+    (partition, log), = runtime.state_log.records.items()
+    assert [r.headers["kind"] for r in log] == ["snapshot", "commit"]
+    restored = PartitionState.from_records(log, partition, runtime.settings.event_weights())
+    assert restored.users == runtime.owned.partitions[partition].users
+    assert sum(user[0] for user in restored.users.values()) == FIRST_SNAPSHOT_EVENTS
+
+
+async def test_tracks_that_do_not_decode_are_dead_lettered(sent):
     async with process_tracks.test_context() as agent:
-        for i in range(40):
-            features = dict(zip(FEATURES, rng.random(len(FEATURES)).tolist()))
-            track = {"item_id": f"t{i}", "name": f"T{i}", "artists": ["A"], "features": features}
-            await agent.put(json.dumps(track).encode(), key=f"t{i}".encode())
         await agent.put(json.dumps({"item_id": "plain", "features": None}).encode(), key=b"plain")
         await agent.put(b"[]", key=b"x")
         await settle(0.8)
-    assert store.track_table["t3"]["name"] == "T3"
-    assert "plain" in store.track_table
-    assert recommender.clusterer.is_fitted
-    labels = {store.track_clusters[f"t{i}"] for i in range(40)}
-    assert labels <= set(range(recommender.clusterer.n_clusters))
-    assert "plain" not in store.track_clusters
     assert reasons(sent["dead_letters"]) == ["value is a JSON array, expected an object"]

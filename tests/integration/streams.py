@@ -1,5 +1,5 @@
 """Helpers of the scale-out, fuzz and broker-restart tests: a librdkafka producer that records where
-each message landed, the user-history changelog read back, and waiting on the workers' stats.
+each message landed, every worker's users read back from its web view, and waiting on the workers' stats.
 
 The producer partitions keys with murmur2, as Java clients, aiokafka and Faust's web routing do
 (librdkafka's own default, CRC32, would put users in partitions Faust's router does not expect).
@@ -7,20 +7,14 @@ The producer partitions keys with murmur2, as Java clients, aiokafka and Faust's
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from streamproc.kafka.processes import TopicReader, WorkerProcess
+from streamproc.kafka.processes import WorkerProcess
 from streamproc.simulator import generate_catalogue, make_listeners, simulate_listens
 from tables.listen import Listen
-
-
-def history_topic(app_id: str) -> str:
-    """Return the name of the user-history changelog of app ``app_id``."""
-    return f"{app_id}-user_history-changelog"
 
 
 class Producer:
@@ -87,26 +81,37 @@ def send_listens(producer: Producer, listens: Iterable[Listen], rate: float | No
     return sent
 
 
-def wait_for_histories(bootstrap: str, app_id: str, expected: Counter[str], timeout_s: float) -> dict[str, int]:
-    """Read the user-history changelog until each user's latest ``events`` equals ``expected``;
-    return user → events as last read (the caller asserts)."""
-    latest: dict[str, int] = {}
-    consumed = 0
-
-    def done(messages: list) -> bool:
-        nonlocal consumed
-        for message in messages[consumed:]:
-            value = message.value()
-            latest[message.key().decode()] = json.loads(value)["events"] if value is not None else 0
-        consumed = len(messages)
-        return all(latest.get(user) == n for user, n in expected.items())
-
-    reader = TopicReader(bootstrap, history_topic(app_id))
+def held_users(worker: WorkerProcess) -> dict[int, dict[str, int]]:
+    """Return partition → user → events of each partition the worker holds (empty if it does not answer)."""
     try:
-        reader.poll_until(done, timeout_s)
-    finally:
-        reader.close()
-    return latest
+        status, body = worker.get_json("/api/partitions/", timeout=3.0)
+        held = {}
+        for partition in body.get("partitions", {}) if status == 200 else ():
+            status, users = worker.get_json(f"/api/partitions/{partition}/users", timeout=3.0)
+            if status == 200:
+                held[int(partition)] = users["users"]
+        return held
+    except OSError:
+        return {}
+
+
+def wait_for_histories(workers: "Workers", expected: Counter[str], timeout_s: float) -> dict[str, int]:
+    """Ask the running workers for their users until each user's events equal ``expected``, every
+    partition held by exactly one worker; return user → events as last read (the caller asserts)."""
+    latest: dict[str, int] = {}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        latest = {}
+        holders: Counter[int] = Counter()
+        for worker in workers.running():
+            for partition, users in held_users(worker).items():
+                holders[partition] += 1
+                latest.update(users)
+        if all(latest.get(user) == n for user, n in expected.items()) and max(holders.values(), default=1) == 1:
+            return latest
+        if time.monotonic() > deadline:
+            return latest
+        time.sleep(0.5)
 
 
 def stream_stats(worker: WorkerProcess) -> dict[str, Any]:
@@ -152,6 +157,10 @@ class Workers:
         worker = WorkerProcess(self.bootstrap, self.app_id, self.root / name, free_port(), **self.settings)
         self.started.append(worker)
         return worker.wait_ready() if wait else worker
+
+    def running(self) -> list[WorkerProcess]:
+        """Return the workers started and not stopped or killed."""
+        return [worker for worker in self.started if worker.process.poll() is None]
 
     def __enter__(self) -> "Workers":
         return self

@@ -47,7 +47,7 @@ def test_worker_restarts_with_stale_state_after_the_broker_lost_everything(tmp_p
             producer = Producer(broker.bootstrap)
             sent = send_listens(producer, after)
             producer.flush()
-            totals = wait_for_histories(broker.bootstrap, workers.app_id, sent, timeout_s=60)
+            totals = wait_for_histories(workers, sent, timeout_s=60)
             assert {user: totals.get(user) for user in sent} == dict(sent)
             wait_until(lambda: events_seen(worker) == len(after), 30, "the worker counts only new events")
             status, body = worker.get_json(f"/api/users/{after[0].user_id}/")

@@ -135,7 +135,7 @@ def test_fuzzed_inputs_are_dead_lettered_with_reasons_and_good_ones_all_count(br
             assert words in letters[where]["x-reason"], f"{name}: reason was {letters[where]['x-reason']!r}"
         assert {name for name, *_ in named_at.values()} == {name for name, *_ in NAMED}
 
-        totals = wait_for_histories(broker.bootstrap, workers.app_id, expected, timeout_s=60)
+        totals = wait_for_histories(workers, expected, timeout_s=60)
         assert {user: totals.get(user) for user in expected} == dict(expected)
         assert not any(user.startswith("fuzz-") or user == "u-named" for user in totals)
         wait_until(lambda: w1.get_json("/api/stats/")[1]["tracks"] == len(good_tracks), 30,

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 USERS, TRACKS_N, PLAYS = 30, 300, 20
 BANNED = "Banned Artist"
 THRESHOLD = 20
-USER_TABLES = ("user_history", "latest_recommendations", "user_controls", "user_playlists")
+USER_TABLES = ("user_controls", "user_playlists")
 WORKER_SETTINGS = {
     "min_train_users": "10", "retrain_seconds": "1", "als_factors": "16", "als_iterations": "5",
     "clusters": "6", "cluster_batch": "64", "emerging_popularity": str(THRESHOLD),
@@ -161,26 +161,31 @@ def test_controls_playlists_and_explanations_on_a_running_worker(broker, start_w
     # The forgotten user's list is deleted: a tombstone on recommendations, and nothing after it.
     assert reader.values(RECOMMENDATIONS, "user-3")[before["user-3"]:] == [None]
 
-    # The opted-out user leaves the global view the model trains on; the forgotten one too.
-    # and the model is trained again without them.
+    # The forgotten user leaves the worker; the opted-out one stays there (they may opt back in) but
+    # leaves, with the forgotten one, the users the model is trained on.
     deadline = time.monotonic() + 30
-    while (stats := worker.get_json("/api/stats/")[1])["users"] != USERS - 2 or stats["model"]["users"] != USERS - 2:
+    while (stats := worker.get_json("/api/stats/")[1])["users"] != USERS - 1 or stats["model"]["users"] != USERS - 2:
         assert time.monotonic() < deadline, stats
         time.sleep(0.3)
     assert worker.get_json("/api/users/user-3/")[0] == 404
 
-    # Forget-me left a tombstone as the last record of user-3 in every user table's changelog.
-    history_log = next(t for t in reader.consumer.list_topics(timeout=10).topics if t.endswith("-user_history-changelog"))
-    app_id = history_log.removesuffix("-user_history-changelog")
-    # latest_recommendations' changelog is the recommendations topic itself.
-    changelogs = [RECOMMENDATIONS if table == "latest_recommendations" else f"{app_id}-{table}-changelog"
-                  for table in USER_TABLES]
+    # Forget-me left a tombstone as the last record of user-3 in every user table's changelog and
+    # in recommendations, and a marker on the user-state log that keeps their history from coming back.
+    controls_log = next(t for t in reader.consumer.list_topics(timeout=10).topics if t.endswith("-user_controls-changelog"))
+    app_id = controls_log.removesuffix("-user_controls-changelog")
+    changelogs = [f"{app_id}-{table}-changelog" for table in USER_TABLES] + [RECOMMENDATIONS]
     logs = Reader(broker.bootstrap, changelogs)
     try:
         logs.until(lambda ms: all(len(logs.values(t, "user-3")) >= 2 and logs.values(t, "user-3")[-1] is None
                                   for t in changelogs), timeout=20)
     finally:
         logs.close()
+    state_log = Reader(broker.bootstrap, [f"{app_id}-user-state"])
+    try:
+        state_log.until(lambda ms: any(dict(m.headers() or ()).get("kind") == b"forget" and m.value() == b"user-3"
+                                       for m in ms), timeout=20)
+    finally:
+        state_log.close()
 
     # More listens of user-1 still never bring the excluded artist back.
     send_messages(broker.bootstrap, [Message(LISTENS, "user-1", Listen("user-1", "t30").to_bytes())], progress=False)

@@ -56,7 +56,7 @@ def test_sigkill_mid_stream_loses_nothing_and_an_empty_worker_restores(broker, t
 
         took_over = wait_until(lambda: owned(w1) == PARTITIONS, FAILOVER_BUDGET_S,
                                "the survivor owns every partition")
-        totals = wait_for_histories(broker.bootstrap, workers.app_id, sent, timeout_s=90)
+        totals = wait_for_histories(workers, sent, timeout_s=90)
         reflected = time.monotonic() - killed_at
         print(f"failover: survivor owned all partitions {took_over:.1f} s after SIGKILL; "
               f"every event reflected {reflected:.1f} s after it")

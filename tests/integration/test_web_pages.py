@@ -233,7 +233,7 @@ def test_bad_parameters_on_pages_get_a_4xx_page(fed: Fed, path: str, status: int
 def test_every_documented_path_answers(fed: Fed) -> None:
     code, _, spec = _get(fed.url("/api/openapi.json"))
     assert code == 200 and spec["openapi"].startswith("3.")
-    examples = {"user_id": urllib.parse.quote(fed.als_user, safe=""), "kind": "discover",
+    examples = {"user_id": urllib.parse.quote(fed.als_user, safe=""), "kind": "discover", "partition": "0",
                 "item_id": urllib.parse.quote(fed.worker.get_json("/api/search?q=love")[1]["tracks"][0]["item_id"])}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -268,7 +268,7 @@ def test_every_api_path_survives_hostile_parameters(fed: Fed) -> None:
     spec = _get(fed.url("/api/openapi.json"))[2]
     good = {"user_id": urllib.parse.quote(fed.als_user, safe=""), "kind": "discover",
             "item_id": urllib.parse.quote(fed.worker.get_json("/api/search?q=love")[1]["tracks"][0]["item_id"]),
-            "q": "love", "n": "10"}
+            "q": "love", "n": "10", "partition": "0"}
     failures = []
     tried = 0
     for path, operations in spec["paths"].items():

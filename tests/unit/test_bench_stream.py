@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from streamproc.commands.bench_stream import Case, Result, _cpu_seconds, results_table
+from streamproc.commands.bench_stream import Case, Result, _cpu_seconds, results_table, traffic_table
 
 
 def test_cpu_seconds_counts_this_process_and_nothing_for_a_gone_one():
@@ -21,11 +21,16 @@ def test_cpu_seconds_counts_this_process_and_nothing_for_a_gone_one():
 def test_results_table_has_a_row_per_case_with_the_cores_each_group_kept_busy():
     result = Result(case=Case("max, 2 workers", 2, 1000, None), seconds=2.0, events_per_s=500.0, p50_ms=12.5,
                     p99_ms=None, recommendations=990, ceiling_per_s=9000.0, rss_mib=[300.0, 310.0], reflected=1000,
-                    cores={"workers": 1.234, "broker": 0.4, "client": 0.05})
+                    cores={"workers": 1.234, "broker": 0.4, "client": 0.05}, worker_cpu_s=0.5,
+                    traffic={"listens": (1000, 114_000), "recommendations": (990, 1_900_000),
+                             "{app}-user-state": (3, 150_000)}, progress=[])
     table = results_table([result]).splitlines()
-    assert table[0].endswith("| cores busy: workers / broker / client |")
+    assert table[0].endswith("| cores busy: workers / broker / client | worker CPU-s per 1k events "
+                             "| messages per event | state B per event |")
     assert table[2] == ("| max, 2 workers | 2 | 1,000 | max | 20 | 500 | 12.5 | - | 990 | 9,000 | 300 / 310 "
-                        "| 1.23 / 0.40 / 0.05 |")
+                        "| 1.23 / 0.40 / 0.05 | 0.50 | 1.99 | 150 |")
+    traffic = traffic_table([result]).splitlines()
+    assert "| {app}-user-state | 0.003 / 150.0 |" in traffic and traffic[-1].endswith("| 1.993 / 150.0 |")
 
 
 def test_standby_compare_repeats_the_rate_cases_of_several_workers_without_standbys():

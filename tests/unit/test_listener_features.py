@@ -15,18 +15,21 @@ import pytest
 
 from models.explanations import top_contributions
 from streamproc.recommend import personalise, playlists
-from streamproc.recommend.consent import ConsentView
-from streamproc.recommend.interactions import Interactions
 from streamproc.recommend.recommender import Recommender
+from streamproc.recommend.training import Trainer
 from streamproc.settings import Settings
 from tables.control import Control, Preferences, apply_control
 from tables.errors import InvalidMessage
 from tables.track import FEATURES
+from tests.trained import install_trained, trainer_with
 
 TRACKS, USERS = 360, 40
 BANNED = "Banned Artist"
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc).timestamp()
 WEEK = 7 * 86400.0
+
+
+HISTORIES: dict[str, dict[str, float]] = {}
 
 
 def sound(i: int) -> int:
@@ -48,11 +51,10 @@ def world() -> Recommender:
         rec.catalog.upsert({"item_id": f"t{i}", "name": f"Song {i}", "artists": [artist(i)],
                             "popularity": float(i % 60), "features": features})
         rows.append([features[name] for name in FEATURES])
-    rec.clusterer.partial_fit(np.array(rows))
     for u in range(USERS):
         pool = [i for i in range(TRACKS) if sound(i) in (u % 6, (u + 1) % 6)]
-        rec.interactions.put(f"u{u}", {f"t{i}": float(1 + k % 3) for k, i in enumerate(rng.sample(pool, 25))}, 25)
-    rec.factors = rec.train(rec.interactions.snapshot(), 1)
+        HISTORIES[f"u{u}"] = {f"t{i}": float(1 + k % 3) for k, i in enumerate(rng.sample(pool, 25))}
+    install_trained(rec, HISTORIES)
     return rec
 
 
@@ -69,7 +71,7 @@ def no_controls(world):
 
 
 def history(rec: Recommender, user: str) -> dict[str, float]:
-    return dict(rec.interactions.get(user))
+    return dict(HISTORIES[user])
 
 
 # The control message ---------------------------------------------------------------------------
@@ -260,38 +262,41 @@ def test_similar_items_come_from_both_models_and_name_other_artists(world):
     assert playlists.similar(world, "no-such-item") is None
 
 
-def test_opted_out_histories_leave_the_training_view_until_the_user_opts_in():
-    view = ConsentView(Interactions())
-    view.put_history("a", {"x": 1.0}, 1)
-    view.put_history("b", {"x": 2.0, "y": 1.0}, 2)
-    view.put_controls("b", {"opted_out": True})
-    assert [u for u, _ in view.interactions.snapshot()] == ["a"]
-    assert view.interactions.item_users("y") == 0 and view.interactions.total_events == 1
-    view.put_history("b", {"x": 2.0, "y": 1.0, "z": 1.0}, 3)
-    assert view.interactions.get("b") is None
-    view.put_controls("b", {"opted_out": False})
-    assert view.interactions.get("b") == {"x": 2.0, "y": 1.0, "z": 1.0} and view.interactions.total_events == 4
-    view.put_controls("b", {"opted_out": True})
-    view.put_history("b", None)  # forget me: tombstones on both changelogs
-    view.put_controls("b", None)
-    assert view.interactions.get("b") is None and len(view.interactions) == 1
+def test_opted_out_users_leave_training_and_popularity_until_they_opt_in(world):
+    trainer = trainer_with(world, {"a": {"x": 1.0}, "b": {"x": 2.0, "y": 1.0}})
+    trainer.set_opted_out("b", True)
+    snapshot = trainer.snapshot()
+    assert [user for user, _ in snapshot.histories] == ["a"]
+    model = trainer.train(snapshot, version=2)
+    assert dict(zip(model.item_ids, model.popularity.tolist())) == {"x": 1}
+    trainer.set_opted_out("b", False)
+    assert sorted(user for user, _ in trainer.snapshot().histories) == ["a", "b"]
+
+
+def test_a_forgotten_user_is_gone_and_their_earlier_events_stay_void():
+    trainer = Trainer(Settings())
+    trainer.apply(0, "b", "x", "play", 1, offset=4)
+    trainer.forget(0, "b", through=6)
+    assert not trainer.apply(0, "b", "y", "play", 1, offset=5)  # read after the marker, but older
+    assert trainer.apply(0, "b", "z", "play", 1, offset=7)
+    assert trainer.snapshot().histories == [("b", {"z": 1.0})] and trainer.total_events == 1
 
 
 def test_preferences_of_no_state_change_nothing():
     assert Preferences.from_state(None) == Preferences()
 
 
-def test_a_user_leaving_or_rejoining_the_view_asks_for_a_new_model(world):
-    rec = Recommender(world.settings)
-    view = ConsentView(rec.interactions, on_change=rec.request_retrain)
-    for user, history in world.interactions.snapshot():
-        view.put_history(user, history, len(history))
-    assert rec.training_due()
-    rec.factors, rec.events_at_training = world.factors, rec.interactions.total_events
-    assert not rec.training_due()
-    view.put_controls("u1", {"opted_out": True})
-    assert rec.training_due() and not rec.training_due()  # once
-    view.put_controls("u1", {"opted_out": False})
-    assert rec.training_due()
-    view.put_history("u2", None)  # forget me
-    assert rec.training_due()
+def test_a_user_leaving_or_rejoining_training_asks_for_a_new_model(world):
+    trainer = trainer_with(world, HISTORIES)
+    assert trainer.due()
+    trainer.train(trainer.snapshot(), version=2)
+    assert not trainer.due()
+    trainer.set_opted_out("u1", True)
+    assert trainer.due()
+    trainer.snapshot()
+    assert not trainer.due()
+    trainer.set_opted_out("u1", False)
+    assert trainer.due()
+    trainer.snapshot()
+    trainer.forget(0, "u2", through=0)
+    assert trainer.due()

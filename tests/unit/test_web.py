@@ -8,7 +8,9 @@ import pytest
 from streamproc.web import clusters as web_clusters, search as web_search
 from streamproc.recommend.recommender import Recommender
 from streamproc.settings import Settings
+from models.clustering import StreamingClusterer
 from streamproc.web.clusters import SAMPLE, ClusterSummary
+from tests.trained import install_trained
 from tables.track import FEATURES
 
 
@@ -18,13 +20,13 @@ def _track(item_id: str, values: np.ndarray, name: str = "") -> dict:
 
 
 def _recommender(n_tracks: int, seed: int = 0) -> Recommender:
-    rec = Recommender(Settings(clusters=4))
+    rec = Recommender(Settings(clusters=4, min_train_users=1))
     rng = np.random.default_rng(seed)
     centres = rng.uniform(0, 1, (4, len(FEATURES)))
     rows = centres[rng.integers(0, 4, n_tracks)] + rng.normal(0, 0.03, (n_tracks, len(FEATURES)))
     for i, row in enumerate(rows):
         rec.catalog.upsert(_track(f"t{i}", row))
-    rec.clusterer.partial_fit(rows)
+    rec.clusterer = StreamingClusterer(n_clusters=4).partial_fit(rows)
     return rec
 
 
@@ -69,10 +71,9 @@ def test_reasons_follow_the_source(monkeypatch) -> None:
     from streamproc.web import users as web_users
 
     rec = _recommender(200)
-    monkeypatch.setattr(web_users, "recommender", rec)
     played = {"t0": 5.0, "t1": 1.0}
-    rec.interactions.put("u1", played, events=2)
-    rec.interactions.put("u2", {"t0": 1.0, "t5": 2.0}, events=2)
+    install_trained(rec, {"u1": played, "u2": {"t0": 1.0, "t5": 2.0}})
+    rec.factors = None  # until the als reasons below
     reasons = web_users.Reasons(rec, played)
     # content: the favourite nearest in scaled features; a track identical to t1 is nearest to t1
     rec.catalog.upsert(_track("twin", np.array(list(rec.catalog.get("t1")["features"].values()))))
@@ -82,7 +83,7 @@ def test_reasons_follow_the_source(monkeypatch) -> None:
     given = {"item_id": "t9", "source": "als", "explanation": {"kind": "als", "items": ["t0", "t1"]}}
     assert reasons.reason(given) == {"reason": "because you played Track t0 by Artist t0", "because": "t0"}
     # als without a given explanation: ask the model which played item contributes most
-    rec.factors = rec.train(rec.interactions.snapshot(), version=1)
+    install_trained(rec, {"u1": played, "u2": {"t0": 1.0, "t5": 2.0}}, version=2)
     found = reasons.reason({"item_id": "t5", "source": "als"})
     assert found["because"] in played and found["reason"].startswith("because you played Track t")
     assert "something different" in reasons.reason({"item_id": "t7", "source": "content", "exploration": True})["reason"]

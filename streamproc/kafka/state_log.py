@@ -1,0 +1,98 @@
+"""Load a partition's users from the ``{app_id}-user-state`` log and ``listens``; append to the log.
+
+Loading reads the partition's log from its newest committed snapshot (:func:`tables.user_state.base_of`),
+then replays ``listens`` from the snapshot's offset up to where the worker's stream starts, so the
+state is exact however the last owner stopped. Appending goes through the worker's own producer,
+and waits for the broker: a snapshot is committed only once every chunk of it is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from streamproc.kafka.logs import last_record, log_record, read_range, reader
+from tables.errors import InvalidMessage
+from tables.listen import Listen
+from tables.user_state import LogRecord, PartitionState, base_of, commit_record
+
+log = logging.getLogger(__name__)
+
+
+class StateLog:
+    """The user-state log of every partition, written through Faust topic ``topic``."""
+
+    def __init__(self, topic: Any, listens: str, bootstrap: str, weights: Mapping[str, float],
+                 max_message_bytes: int) -> None:
+        self.topic = topic
+        self.listens = listens
+        self.bootstrap = bootstrap
+        self.weights = weights
+        self.max_message_bytes = max_message_bytes
+        # partition → first offset of its newest committed snapshot (-1: none yet)
+        self.bases: dict[int, int] = {}
+
+    async def load(self, partition: int, until: int) -> PartitionState:
+        """Return the partition's users: the log from its newest snapshot, then ``listens`` up to ``until``
+        (exclusive: where the worker's stream goes on)."""
+        started = time.perf_counter()
+        async with reader(self.bootstrap) as consumer:
+            state, _ = await self._snapshot(consumer, partition)
+            self.bases[partition] = state.base
+            replayed = 0
+            for record in await read_range(consumer, self.listens, partition, state.through + 1, until):
+                replayed += self._replay(state, record)
+            state.replayed()
+        log.info("partition %d: %d users from the user-state log, %d listens replayed, in %.2f s",
+                 partition, len(state), replayed, time.perf_counter() - started)
+        return state
+
+    async def load_snapshot(self, partition: int) -> tuple[PartitionState, int]:
+        """Return the partition's users as of its newest snapshot and later markers, and the log's end
+        (for a reader that follows ``listens`` and the log itself)."""
+        async with reader(self.bootstrap) as consumer:
+            return await self._snapshot(consumer, partition)
+
+    async def listens_end(self, partition: int) -> int:
+        """Return the end offset of ``listens``[``partition``]."""
+        async with reader(self.bootstrap) as consumer:
+            return (await last_record(consumer, self.listens, partition))[1]
+
+    async def _snapshot(self, consumer: Any, partition: int) -> tuple[PartitionState, int]:
+        name = self.topic.get_topic_name()
+        last, end = await last_record(consumer, name, partition)
+        base = base_of(last) if last is not None else -1
+        records = [log_record(r) for r in await read_range(consumer, name, partition, max(base, 0), end)]
+        state = PartitionState.from_records(records, partition, self.weights)
+        state.base = base
+        return state, end
+
+    def _replay(self, state: PartitionState, record: Any) -> int:
+        try:
+            listen = Listen.keyed(record.key, record.value, self.max_message_bytes)
+        except InvalidMessage:
+            return 0  # dead-lettered when it first came
+        return int(state.apply(listen.user_id, listen.item_id, listen.event, listen.count, record.offset))
+
+    async def snapshot(self, state: PartitionState) -> None:
+        """Append a snapshot of ``state`` and its commit."""
+        partition = state.partition
+        records = state.snapshot_records(self.bases.get(partition, -1))
+        first = await self._append(partition, records[0])
+        for record in records[1:]:
+            await self._append(partition, record)
+        await self._append(partition, commit_record(first))
+        self.bases[partition] = first
+
+    async def forget(self, state: PartitionState, user_id: str) -> None:
+        """Delete the user from ``state`` and append the marker that keeps them forgotten."""
+        marker = state.forget(user_id)
+        marker.headers["base"] = str(self.bases.get(state.partition, -1))
+        await self._append(state.partition, marker)
+
+    async def _append(self, partition: int, record: LogRecord) -> int:
+        sent = await self.topic.send(value=record.value, partition=partition,
+                                     headers={key: value.encode() for key, value in record.headers.items()})
+        return (await sent).offset

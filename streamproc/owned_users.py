@@ -1,0 +1,59 @@
+"""The users of the ``listens`` partitions this worker owns, and the latest list sent to each.
+
+Only these users are in a worker's memory: the state of a partition comes with its assignment
+(loaded from the user-state log) and goes with it. Lists are kept as the bytes sent, with the
+model version that ranked them, so a new model re-ranks exactly the users whose list is older.
+
+>>> from tables.user_state import PartitionState
+>>> owned = OwnedUsers()
+>>> owned.partitions[3] = PartitionState(3, {"play": 1.0})
+>>> _ = owned.partitions[3].apply("u1", "a", "play", 1, offset=0)
+>>> owned.latest["u1"] = (b"{}", 2)
+>>> owned.find("u1").partition, owned.history("u1"), owned.keep_only({1}), owned.latest
+(3, {'a': 1.0}, [3], {})
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from tables.user_state import PartitionState
+
+
+class OwnedUsers:
+    """Partition → its users' state; user id → (latest list message, model version)."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[int, PartitionState] = {}
+        self.latest: dict[str, tuple[bytes, int]] = {}
+        self.locks: dict[int, asyncio.Lock] = {}
+
+    def lock(self, partition: int) -> asyncio.Lock:
+        """Return the lock held while ``partition`` loads."""
+        return self.locks.setdefault(partition, asyncio.Lock())
+
+    def find(self, user_id: str) -> PartitionState | None:
+        """Return the state of the owned partition that holds ``user_id``, or None."""
+        for state in self.partitions.values():
+            if user_id in state.users:
+                return state
+        return None
+
+    def history(self, user_id: str) -> dict[str, float] | None:
+        """Return the user's item → confidence, or None when no owned partition holds them."""
+        state = self.find(user_id)
+        return state.history(user_id) if state is not None else None
+
+    def users(self) -> int:
+        """Return how many users the owned partitions hold."""
+        return sum(len(state) for state in self.partitions.values())
+
+    def keep_only(self, partitions: Iterable[int]) -> list[int]:
+        """Drop every partition not in ``partitions``, with its users' lists; return those dropped."""
+        keep = set(partitions)
+        dropped = [p for p in self.partitions if p not in keep]
+        for partition in dropped:
+            for user_id in self.partitions.pop(partition).users:
+                self.latest.pop(user_id, None)
+        return dropped
