@@ -6,12 +6,14 @@ meanwhile, :mod:`agents.partitions`). An event at or below the partition's appli
 redelivery after a crash and counts once. Every user whose history changed gets one new list
 per batch; then each partition whose events since its last snapshot pay for a new one writes it
 (:meth:`tables.user_state.PartitionState.snapshot_due`), so what an event costs the broker does
-not grow with the history.
+not grow with the history; a timer also snapshots a partition whose oldest unsaved event is older
+than ``STREAMPROC_SNAPSHOT_MAX_AGE_SECONDS``, so ``listens`` need only be retained that long.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from faust.types import EventT, StreamT
 
@@ -28,6 +30,7 @@ from tables.listen import Listen
 from tables.store import user_events_topic
 
 log = logging.getLogger(__name__)
+SNAPSHOT_CHECK_S = 60.0
 
 
 @app.agent(user_events_topic)
@@ -57,7 +60,19 @@ async def process_listens(stream: StreamT) -> None:
             if state.apply(listen.user_id, listen.item_id, listen.event, listen.count, message.offset):
                 changed[listen.user_id] = event
         await publish_recommendations(changed)
-        for partition in touched:
-            state = runtime.owned.partitions.get(partition)
-            if state is not None and state.snapshot_due(settings.state_bytes_per_event):
-                await runtime.state_log.snapshot(state)
+        await snapshot_due(touched)
+
+
+@app.timer(interval=SNAPSHOT_CHECK_S)
+async def snapshot_old_events() -> None:
+    """Snapshot a partition whose oldest unsaved event is past the age limit, even with no new events."""
+    await snapshot_due(list(runtime.owned.partitions))
+
+
+async def snapshot_due(partitions: Iterable[int]) -> None:
+    """Write a snapshot of each of ``partitions`` that is due one."""
+    for partition in partitions:
+        state = runtime.owned.partitions.get(partition)
+        if state is not None and state.snapshot_due(settings.state_bytes_per_event,
+                                                    settings.snapshot_max_age_seconds):
+            await runtime.state_log.snapshot(state)

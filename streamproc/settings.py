@@ -48,6 +48,7 @@ class Settings:
     retrain_seconds: float = 60.0
     min_train_users: int = 20
     state_bytes_per_event: float = 150.0
+    snapshot_max_age_seconds: float = 3600.0
     als_factors: int = 64
     als_iterations: int = 15
     als_regularization: float = 0.05

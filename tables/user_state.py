@@ -13,7 +13,8 @@ goes to the last record, then to its base, and reads from there on: never the lo
 The events after the snapshot are replayed from ``listens``; a forgotten user's events up to
 their marker's offset are not. A snapshot is written when the events since the last one, at
 ``bytes_per_event`` each, would pay for one as big as the last, so that the bytes written per
-event stay bounded however long the histories grow.
+event stay bounded however long the histories grow; or once the oldest event not in a snapshot
+is older than a maximum age, so that ``listens`` need only be retained that long for a replay.
 
 >>> state = PartitionState(0, {"play": 1.0, "skip": -1.0})
 >>> state.apply("u1", "a", "play", 3, offset=5), state.apply("u1", "a", "play", 3, offset=5)
@@ -26,6 +27,7 @@ event stay bounded however long the histories grow.
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -57,6 +59,8 @@ class PartitionState:
         # user id → the ``listens`` offset through which their events were forgotten (while replaying)
         self.forgotten: dict[str, int] = {}
         self.events_since_snapshot = 0
+        # when the first event not in a snapshot was applied (time.monotonic())
+        self.unsaved_since = 0.0
         self.snapshot_bytes = 0
 
     def __len__(self) -> int:
@@ -75,6 +79,8 @@ class PartitionState:
         items = user[1]
         items[item_id] = items.get(item_id, 0.0) + self.weights[event] * count
         user[0] += 1
+        if self.events_since_snapshot == 0:
+            self.unsaved_since = time.monotonic()
         self.events_since_snapshot += 1
         return True
 
@@ -101,10 +107,14 @@ class PartitionState:
         """Note that the message at ``offset`` was not a listening event to apply (it was dead-lettered)."""
         self.through = max(self.through, offset)
 
-    def snapshot_due(self, bytes_per_event: float) -> bool:
-        """Return True when the events since the last snapshot pay for a new one of the last one's size."""
+    def snapshot_due(self, bytes_per_event: float, max_age_s: float = float("inf"),
+                     now: float | None = None) -> bool:
+        """Return True when the events since the last snapshot pay for a new one of the last one's size,
+        or the oldest of them was applied more than ``max_age_s`` ago."""
         if self.events_since_snapshot == 0:
             return False
+        if (time.monotonic() if now is None else now) - self.unsaved_since > max_age_s:
+            return True
         if self.snapshot_bytes == 0:
             return self.events_since_snapshot >= FIRST_SNAPSHOT_EVENTS
         return self.events_since_snapshot * bytes_per_event >= self.snapshot_bytes

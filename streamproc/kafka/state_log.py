@@ -8,6 +8,7 @@ and waits for the broker: a snapshot is committed only once every chunk of it is
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ class StateLog:
         self.max_message_bytes = max_message_bytes
         # partition → first offset of its newest committed snapshot (-1: none yet)
         self.bases: dict[int, int] = {}
+        # one snapshot at a time per partition: interleaved chunks of two would make neither readable
+        self.writing: dict[int, asyncio.Lock] = {}
 
     async def load(self, partition: int, until: int) -> PartitionState:
         """Return the partition's users: the log from its newest snapshot, then ``listens`` up to ``until``
@@ -79,12 +82,13 @@ class StateLog:
     async def snapshot(self, state: PartitionState) -> None:
         """Append a snapshot of ``state`` and its commit."""
         partition = state.partition
-        records = state.snapshot_records(self.bases.get(partition, -1))
-        first = await self._append(partition, records[0])
-        for record in records[1:]:
-            await self._append(partition, record)
-        await self._append(partition, commit_record(first))
-        self.bases[partition] = first
+        async with self.writing.setdefault(partition, asyncio.Lock()):
+            records = state.snapshot_records(self.bases.get(partition, -1))
+            first = await self._append(partition, records[0])
+            for record in records[1:]:
+                await self._append(partition, record)
+            await self._append(partition, commit_record(first))
+            self.bases[partition] = first
 
     async def forget(self, state: PartitionState, user_id: str) -> None:
         """Delete the user from ``state`` and append the marker that keeps them forgotten."""
