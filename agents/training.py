@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import NamedTuple
 
 from agents.ranking import refresh_owned_users
 from streamproc.app import app
@@ -24,7 +25,16 @@ from tables.store import CONTROLS_CHANGELOG
 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_S = 1.0
-_feed: dict[str, object] = {}
+
+
+class Feed(NamedTuple):
+    """The task feeding the leader's trainer, and the event it sets once every partition is loaded."""
+
+    task: asyncio.Future
+    ready: asyncio.Event
+
+
+_feed: Feed | None = None
 
 
 @app.timer(interval=CHECK_INTERVAL_S)
@@ -36,9 +46,8 @@ async def train_when_due() -> None:
     if runtime.trainer is None:
         _start_training()
         return
-    ready: asyncio.Event = _feed["ready"]  # type: ignore[assignment]
     trainer = runtime.trainer
-    if not ready.is_set():
+    if _feed is None or not _feed.ready.is_set():
         return
     trainer.feed_catalog(runtime.recommender.catalog)
     if not trainer.due():
@@ -54,12 +63,13 @@ async def train_when_due() -> None:
 
 
 def _start_training() -> None:
+    global _feed
     runtime.trainer = Trainer(settings)
     ready = asyncio.Event()
     task = asyncio.ensure_future(feed_trainer(runtime.trainer, runtime.state_log, settings.topic_partitions,
                                               CONTROLS_CHANGELOG, ready))
     task.add_done_callback(_report)
-    _feed.update(task=task, ready=ready)
+    _feed = Feed(task, ready)
     log.info("this worker is the leader: it trains the model now")
 
 
@@ -70,10 +80,12 @@ def _report(task: asyncio.Future) -> None:
 
 
 def _stop_training() -> None:
+    global _feed
     if runtime.trainer is None:
         return
-    _feed.pop("task").cancel()  # type: ignore[attr-defined]
-    _feed.clear()
+    if _feed is not None:
+        _feed.task.cancel()
+        _feed = None
     runtime.trainer = None
     log.info("this worker is no longer the leader: training stops here")
 

@@ -89,6 +89,11 @@ class PartitionState:
         self.users.pop(user_id, None)
         return LogRecord({"kind": "forget", "through": str(self.through)}, user_id.encode())
 
+    def void(self, user_id: str, through: int) -> None:
+        """Delete the user, and make their events up to offset ``through`` count for nothing when replayed."""
+        self.users.pop(user_id, None)
+        self.forgotten[user_id] = max(through, self.forgotten.get(user_id, -1))
+
     def history(self, user_id: str) -> dict[str, float] | None:
         """Return the user's item → confidence, or None when the user has no events here."""
         user = self.users.get(user_id)
@@ -152,9 +157,7 @@ class PartitionState:
                     state._load(b"".join(chunks))
                     loaded = True
             elif kind == "forget":
-                user_id = (record.value or b"").decode()
-                state.users.pop(user_id, None)
-                state.forgotten[user_id] = int(record.headers["through"])
+                state.void((record.value or b"").decode(), int(record.headers["through"]))
         return state
 
     def _load(self, payload: bytes) -> None:

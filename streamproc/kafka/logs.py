@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -58,6 +59,13 @@ async def last_record(consumer: AIOKafkaConsumer, topic: str, partition: int) ->
         if end is not None and (end == 0 or (found and found[-1].offset >= end - 1)):
             return (log_record(found[-1]) if found and end > 0 else None), end
     raise TimeoutError(f"{topic}[{partition}] did not answer within {READ_TIMEOUT_S:.0f} s")
+
+
+async def append(topic: Any, record: LogRecord, partition: int, key: bytes | None = None) -> int:
+    """Send ``record`` to ``partition`` of Faust topic ``topic`` and return its offset once the broker has it."""
+    sent = await topic.send(key=key, value=record.value, partition=partition,
+                            headers={name: value.encode() for name, value in record.headers.items()})
+    return (await sent).offset
 
 
 async def read_range(consumer: AIOKafkaConsumer, topic: str, partition: int, start: int, end: int) -> list[ConsumerRecord]:

@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from streamproc.kafka.logs import last_record, log_record, read_range, reader
+from streamproc.kafka.logs import append, last_record, log_record, read_range, reader
 from tables.model_bundle import PublishedModel, decode_model, encode_model, manifest_record, model_records
 from tables.user_state import LogRecord
 
@@ -41,17 +41,12 @@ class ModelLog:
     async def publish(self, model: PublishedModel) -> int:
         """Append ``model``'s chunks and manifest; return the manifest's offset."""
         records = model_records(encode_model(model), model.version, self.manifest)
-        first = await self._append(records[0], b"chunk-0")
+        first = await append(self.topic, records[0], 0, b"chunk-0")
         for index, record in enumerate(records[1:], 1):
-            await self._append(record, f"chunk-{index}".encode())
-        offset = await self._append(manifest_record(model.version, first, len(records)), b"manifest")
+            await append(self.topic, record, 0, f"chunk-{index}".encode())
+        offset = await append(self.topic, manifest_record(model.version, first, len(records)), 0, b"manifest")
         self.version, self.manifest = max(self.version, model.version), offset
         return offset
-
-    async def _append(self, record: LogRecord, key: bytes) -> int:
-        sent = await self.topic.send(key=key, value=record.value, partition=0,
-                                     headers={name: value.encode() for name, value in record.headers.items()})
-        return (await sent).offset
 
     async def follow(self, install: Callable[[PublishedModel], None]) -> None:
         """Install every new complete version with ``install``, from the newest one on, until cancelled."""

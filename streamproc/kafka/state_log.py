@@ -14,10 +14,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from streamproc.kafka.logs import last_record, log_record, read_range, reader
+from streamproc.kafka.logs import append, last_record, log_record, read_range, reader
 from tables.errors import InvalidMessage
 from tables.listen import Listen
-from tables.user_state import LogRecord, PartitionState, base_of, commit_record
+from tables.user_state import PartitionState, base_of, commit_record
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +84,14 @@ class StateLog:
         partition = state.partition
         async with self.writing.setdefault(partition, asyncio.Lock()):
             records = state.snapshot_records(self.bases.get(partition, -1))
-            first = await self._append(partition, records[0])
+            first = await append(self.topic, records[0], partition)
             for record in records[1:]:
-                await self._append(partition, record)
-            await self._append(partition, commit_record(first))
+                await append(self.topic, record, partition)
+            await append(self.topic, commit_record(first), partition)
             self.bases[partition] = first
 
     async def forget(self, state: PartitionState, user_id: str) -> None:
         """Delete the user from ``state`` and append the marker that keeps them forgotten."""
         marker = state.forget(user_id)
         marker.headers["base"] = str(self.bases.get(state.partition, -1))
-        await self._append(state.partition, marker)
-
-    async def _append(self, partition: int, record: LogRecord) -> int:
-        sent = await self.topic.send(value=record.value, partition=partition,
-                                     headers={key: value.encode() for key, value in record.headers.items()})
-        return (await sent).offset
+        await append(self.topic, marker, state.partition)

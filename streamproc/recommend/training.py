@@ -121,8 +121,7 @@ class Trainer:
         """Forget a user: their events up to ``through`` on ``partition`` are void."""
         state = self.partition(partition)
         self.total_events -= state.events(user_id)
-        state.users.pop(user_id, None)
-        state.forgotten[user_id] = max(through, state.forgotten.get(user_id, -1))
+        state.void(user_id, through)
         self.view_changed = True
 
     def set_opted_out(self, user_id: str, out: bool) -> None:
