@@ -224,11 +224,12 @@ def simulate_listens(
         yield from _listens(catalogue, listeners, users, items, kinds, counts, stamps)
 
 
-def drifting_tastes(catalogue: Catalogue, listeners: Listeners, weeks: int, seed: int) -> np.ndarray:
+def drifting_tastes(catalogue: Catalogue, listeners: Listeners, weeks: int, seed: int,
+                    drift: float = DRIFT_P) -> np.ndarray:
     """Return every listener's taste in each of ``weeks`` weeks, shape (weeks, users, clusters), rows summing to 1.
 
     Week 0 is ``listeners.taste``. Each later week a listener takes up a cluster they did not
-    favour with chance ``DRIFT_P``, which gets ``DRIFT_SHARE`` of their taste while the others
+    favour with chance ``drift``, which gets ``DRIFT_SHARE`` of their taste while the others
     shrink in proportion: old favourites fade over a few months rather than vanish overnight.
 
     >>> catalogue = generate_catalogue(100, seed=2)
@@ -242,7 +243,7 @@ def drifting_tastes(catalogue: Catalogue, listeners: Listeners, weeks: int, seed
     tastes[0] = listeners.taste
     for week in range(1, weeks):
         taste = tastes[week - 1].copy()
-        for user in np.flatnonzero(rng.random(len(taste)) < DRIFT_P):
+        for user in np.flatnonzero(rng.random(len(taste)) < drift):
             others = populated[taste[user, populated] < DRIFT_SHARE / 2]
             if len(others):
                 taste[user] *= 1.0 - DRIFT_SHARE
@@ -252,10 +253,11 @@ def drifting_tastes(catalogue: Catalogue, listeners: Listeners, weeks: int, seed
 
 
 def simulate_drifting_listens(
-    catalogue: Catalogue, listeners: Listeners, n_events: int, weeks: int, seed: int, start: float = START
+    catalogue: Catalogue, listeners: Listeners, n_events: int, weeks: int, seed: int, start: float = START,
+    drift: float = DRIFT_P,
 ) -> Iterator[Listen]:
     """Yield ``n_events`` listening events spread over ``weeks`` weeks of event time from ``start``,
-    each listener playing from their taste of that week (:func:`drifting_tastes`); seeded.
+    each listener playing from their taste of that week (:func:`drifting_tastes` with ``drift``); seeded.
 
     >>> catalogue = generate_catalogue(200, seed=7)
     >>> events = list(simulate_drifting_listens(catalogue, make_listeners(catalogue, 5, seed=7), 300, weeks=3, seed=7))
@@ -265,7 +267,7 @@ def simulate_drifting_listens(
     rng = np.random.default_rng([seed, 2])
     clock_rng = np.random.default_rng([seed, 4])
     draw = _ItemDraw(catalogue)
-    tastes = np.cumsum(drifting_tastes(catalogue, listeners, weeks, seed), axis=2)
+    tastes = np.cumsum(drifting_tastes(catalogue, listeners, weeks, seed, drift), axis=2)
     gap = weeks * WEEK_S / max(n_events, 1)
     clock = start
     for offset in range(0, n_events, CHUNK):
