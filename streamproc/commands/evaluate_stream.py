@@ -72,6 +72,11 @@ def table(result: dict[str, Any]) -> str:
         start = dt.datetime.fromtimestamp(week["start"], dt.timezone.utc).strftime("%Y-%m-%d")
         lines.append(f"{week['week']:<6}{start:<12}{week['events']:>8,}" + "".join(f"{r:>12.4f}" for r in rates)
                      + f"{relative_gap(rates[0], week['baselines']['weekly']['hit_rate@' + k]):>11}")
+    if result.get("exploration"):
+        lines += ["", f"{'exploration':<12}{'hit_rate@' + k:>14}{'ndcg@' + k:>12}{'picks played':>14}{'skipped':>9}"]
+        for policy, figures in result["exploration"].items():
+            lines.append(f"{policy:<12}{figures['hit_rate@' + k]:>14.4f}{figures['ndcg@' + k]:>12.4f}"
+                         f"{figures['explored_played']:>14}{figures['explored_skipped']:>9}")
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ that are needed before either happens are ranked together, as the ranking agent 
 Every listener plays a, then b, then c: the next item is certain, and a list folded in after each
 event has it first, while a list made once a week only knows the history of that moment.
 
->>> from streamproc.settings import Settings
+>>> from streamproc.settings import EXPLORATION_POLICIES, Settings
 >>> from models.split import Timeline
 >>> rows = [(f"u{u}", item) for u in range(4) for item in "abc"] + [("new", "a"), ("new", "b"), ("new", "c")]
 >>> users, items = (np.array(column, dtype=object) for column in zip(*rows))
@@ -42,7 +42,7 @@ from models.metrics import ndcg_at_k
 from models.split import Timeline
 from streamproc.recommend.recommender import Recommender
 from streamproc.recommend.training import Trainer
-from streamproc.settings import Settings
+from streamproc.settings import EXPLORATION_POLICIES, Settings
 from tables.model_bundle import PublishedModel
 from tables.track import Track
 
@@ -56,21 +56,21 @@ LOOKAHEAD_EVENTS = 4000
 History = dict[str, float]
 
 
-def scored_events(timeline: Timeline) -> np.ndarray:
-    """Return, per event, True when its weight is positive and its item is new to its user.
+def first_events(timeline: Timeline) -> np.ndarray:
+    """Return, per event, True when its item is new to its user (the scored ones: those of positive weight).
 
     >>> t = Timeline(np.array(["u", "u", "u", "v"], dtype=object), np.array(["a", "a", "b", "a"], dtype=object),
     ...              np.array([1.0, 1.0, -1.0, 2.0]), np.arange(4.0))
-    >>> scored_events(t).tolist()
-    [True, False, False, True]
+    >>> first_events(t).tolist(), (first_events(t) & (t.weights > 0)).tolist()
+    ([True, False, True, True], [True, False, False, True])
     """
     seen: set[tuple[str, str]] = set()
-    scored = np.zeros(len(timeline), dtype=bool)
+    first = np.zeros(len(timeline), dtype=bool)
     for position, pair in enumerate(zip(timeline.users.tolist(), timeline.items.tolist())):
         if pair not in seen:
             seen.add(pair)
-            scored[position] = timeline.weights[position] > 0
-    return scored
+            first[position] = True
+    return first
 
 
 @dataclasses.dataclass
@@ -103,12 +103,15 @@ def train(trainer: Trainer, histories: Mapping[str, History], version: int) -> P
 class LiveLists:
     """What the workers send: each user's list folded in after every event, the model retrained on schedule."""
 
-    def __init__(self, rec: Recommender, trainer: Trainer, timeline: Timeline, scored: np.ndarray, k: int) -> None:
+    def __init__(self, rec: Recommender, trainer: Trainer, timeline: Timeline, needed: np.ndarray, k: int) -> None:
         self.rec, self.trainer, self.k = rec, trainer, k
-        self.timeline, self.scored = timeline, scored
+        self.timeline, self.needed = timeline, needed
         self.lists: dict[str, list[str]] = {}
+        self.explored: dict[str, list[str]] = {}
         self.trained_at = (0, 0.0)
         self.retrainings = 0
+        self.score = Score()
+        self.explored_played = self.explored_skipped = 0
 
     def install(self, model: PublishedModel, position: int) -> None:
         """Rank with ``model`` from event ``position`` on: every list is stale."""
@@ -131,14 +134,28 @@ class LiveLists:
                 chunk = users[start:start + BATCH_USERS]
                 made = self.rec.recommend_many([(u, histories.get(u, {})) for u in chunk], self.k)
                 self.lists.update((u, [item.item_id for item in r.items]) for u, r in zip(chunk, made))
+                self.explored.update((u, [item.item_id for item in r.items if item.exploration])
+                                     for u, r in zip(chunk, made))
         return self.lists[user]
+
+    def feedback(self, user: str, item: str, weight: float) -> None:
+        """Count what ``user`` did with ``item`` when it was an exploration pick of their list, and tell the bandit."""
+        if item not in self.explored.get(user, ()):
+            return
+        played = weight > 0
+        self.explored_played += played
+        self.explored_skipped += not played
+        if self.rec.bandit is not None:
+            _, index, _, labels = self.rec._content_view()
+            self.rec.bandit.observe(int(labels[index[item]]), played)
 
     def applied(self, user: str) -> None:
         """Note that ``user`` had an event: their next list is folded in again."""
         self.lists.pop(user, None)
+        self.explored.pop(user, None)
 
     def _needed_from(self, position: int) -> list[str]:
-        """Return the users without a list whose next event from ``position`` is judged, before any retraining."""
+        """Return the users without a list whose next event from ``position`` needs one, before any retraining."""
         users = self.timeline.users
         first: set[str] = set()
         needed: list[str] = []
@@ -149,7 +166,7 @@ class LiveLists:
             if user in first:
                 continue
             first.add(user)
-            if self.scored[ahead] and user not in self.lists:
+            if self.needed[ahead] and user not in self.lists:
                 needed.append(user)
                 if len(needed) == BATCH_USERS:
                     break
@@ -210,16 +227,27 @@ def evaluate_stream(timeline: Timeline, settings: Settings, tracks: Sequence[Tra
     and per week, on ``timeline`` (``tracks``: the catalogue, for content and exploration).
 
     The result: ``{"hit_rate@k", "ndcg@k", "events", "baselines": {"weekly": {...}, "popularity":
-    {...}}, "weeks": [{"week", "start", "events", "hit_rate@k", "ndcg@k", "baselines"}], ...}``.
+    {...}}, "weeks": [{"week", "start", "events", "hit_rate@k", "ndcg@k", "baselines"}], ...}``. When the
+    lists explore (the catalogue has audio features), ``"exploration"`` holds the same live run with
+    exploration by the bandit and uniformly at random: hit rate, nDCG and how many exploration
+    picks the users then played or skipped; else it is None.
     """
     if len(timeline) < 2:
         raise ValueError("a stream evaluation needs at least 2 events (the first half warms up)")
-    scored = scored_events(timeline)
-    live, weekly = (_recommender(settings, tracks) for _ in range(2))
+    first = first_events(timeline)
+    scored = first & (timeline.weights > 0)
     trainer = Trainer(settings)
-    trainer.feed_catalog(live.catalog)
-    ours = LiveLists(live, trainer, timeline, scored, k)
-    batch = WeeklyLists(weekly, trainer, k)
+    weekly_rec = _recommender(settings, tracks)
+    trainer.feed_catalog(weekly_rec.catalog)
+    exploring = trainer.clusterer.is_fitted and round(settings.exploration * k) > 0
+    policies = [settings.exploration_policy]
+    if exploring:
+        policies += [p for p in EXPLORATION_POLICIES if p != settings.exploration_policy]
+    # Exploration feedback needs the list at every first event, the skipped ones too.
+    lives = {policy: LiveLists(_recommender(dataclasses.replace(settings, exploration_policy=policy), tracks),
+                               trainer, timeline, first if exploring else scored, k) for policy in policies}
+    ours = lives[settings.exploration_policy]
+    batch = WeeklyLists(weekly_rec, trainer, k)
     popular = PopularLists(timeline.items.tolist(), k)
     histories: dict[str, History] = {}
     start = len(timeline) // 2
@@ -229,7 +257,8 @@ def evaluate_stream(timeline: Timeline, settings: Settings, tracks: Sequence[Tra
         _apply(histories, popular, users[position], items[position], weights[position])
     version = 1
     model = train(trainer, histories, version)
-    ours.install(model, start)
+    for live in lives.values():
+        live.install(model, start)
     batch.refresh(model, histories)
     systems = ("ours", "weekly", "popularity")
     overall = {name: Score() for name in systems}
@@ -244,21 +273,32 @@ def evaluate_stream(timeline: Timeline, settings: Settings, tracks: Sequence[Tra
             weeks.append({name: Score() for name in systems})
         if ours.due(position):
             version += 1
-            ours.install(train(trainer, histories, version), position)
-            ours.retrainings += 1
-        user, item = users[position], items[position]
+            model = train(trainer, histories, version)
+            for live in lives.values():
+                live.install(model, position)
+                live.retrainings += 1
+        user, item, weight = users[position], items[position], weights[position]
+        if first[position] and (exploring or scored[position]):
+            for live in lives.values():
+                ranked = live.ranked(position, user, histories)
+                if scored[position]:
+                    live.score.add(ranked, item, k)
+                live.feedback(user, item, weight)
         if scored[position]:
             history = histories.get(user, {})
-            lists = {"ours": ours.ranked(position, user, histories), "weekly": batch.ranked(user),
-                     "popularity": popular.ranked(history)}
+            lists = {"ours": ours.lists[user], "weekly": batch.ranked(user), "popularity": popular.ranked(history)}
             for name, ranked in lists.items():
                 overall[name].add(ranked, item, k)
                 weeks[week][name].add(ranked, item, k)
-        _apply(histories, popular, user, item, weights[position])
-        ours.applied(user)
+        _apply(histories, popular, user, item, weight)
+        for live in lives.values():
+            live.applied(user)
     result = _summary(overall, k)
     result["weeks"] = [{"week": n, "start": stamps[start] + n * WEEK_S, **_summary(scores, k)}
                        for n, scores in enumerate(weeks) if scores["ours"].events]
+    result["exploration"] = {policy: {**live.score.to_dict(k), "explored_played": live.explored_played,
+                                      "explored_skipped": live.explored_skipped}
+                             for policy, live in lives.items()} if exploring else None
     result.update(warmup_events=start, retrainings=ours.retrainings, users=len(histories),
                   items=len(popular.item_ids))
     return result

@@ -22,6 +22,7 @@ from models.clustering import ClusterModel
 from models.content import content_recommend, taste_vector
 from models.ranking import top_n_rows
 from streamproc.recommend import personalise
+from streamproc.recommend.bandit import ClusterBandit
 from streamproc.recommend.catalog import Catalog
 from streamproc.settings import Settings
 from tables.control import Preferences
@@ -108,6 +109,8 @@ class Recommender:
         self.popularity: dict[str, int] = {}
         self._popular: tuple[float, list[str]] = (0.0, [])
         self._content: tuple[tuple[int, int], list[str], dict[str, int], np.ndarray, np.ndarray] | None = None
+        # Chooses the clusters exploration picks come from (None: uniformly at random).
+        self.bandit: ClusterBandit | None = ClusterBandit() if settings.explores_by_bandit() else None
 
     @property
     def version(self) -> int:

@@ -17,6 +17,7 @@ from models.explanations import top_contributions
 from streamproc.recommend import personalise, playlists
 from streamproc.recommend.recommender import Recommender
 from streamproc.recommend.training import Trainer
+from streamproc.recommend.bandit import ClusterBandit
 from streamproc.settings import Settings
 from tables.control import Control, Preferences, apply_control
 from tables.errors import InvalidMessage
@@ -212,6 +213,28 @@ def test_exploration_takes_its_share_from_clusters_the_user_never_plays(world):
     assert all(int(labels[index[i.item_id]]) not in usual for i in explored)
     assert all(i.explanation["kind"] == "exploration" for i in explored)
     assert [i.item_id for i in world.recommend("u6", h, n=20, salt="week").items] == [i.item_id for i in items]
+
+
+def test_a_bandit_explores_the_cluster_where_explored_items_were_played_and_not_those_skipped(world):
+    h = history(world, "u6")
+    _, index, _, labels = world._content_view()
+    usual = {int(labels[index[i]]) for i in h}
+    paying, *others = sorted(set(labels.tolist()) - usual)
+    bandit = ClusterBandit()
+    for _ in range(40):
+        bandit.observe(paying, played=True)
+        for cluster in others:
+            bandit.observe(cluster, played=False)
+    world.bandit = bandit
+    try:
+        lists = [world.recommend("u6", h, n=20, salt=f"week {n}").items for n in range(5)]
+    finally:
+        world.bandit = None
+    explored = [i for items in lists for i in items if i.exploration]
+    assert len(explored) == 10
+    assert {int(labels[index[i.item_id]]) for i in explored} == {paying}
+    uniform = [i for n in range(5) for i in world.recommend("u6", h, n=20, salt=f"week {n}").items if i.exploration]
+    assert len({int(labels[index[i.item_id]]) for i in uniform}) > 1
 
 
 # Discover Weekly and emerging ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from models.split import Timeline, read_timeline
 from streamproc.cli import main
 from streamproc.recommend.prequential import WEEK_S, PopularLists, evaluate_stream
 from streamproc.settings import Settings
+from streamproc.simulator import generate_catalogue, make_listeners, simulate_drifting_listens
 
 HOUR = 3600.0
 GROUP_A = [f"a{i}" for i in range(12)]
@@ -133,3 +134,20 @@ def test_lastfm_cannot_be_replayed_in_time_order(tmp_path, capsys):
 
     assert main(["evaluate", "--stream", "--interactions", str(tmp_path / "user_artists.dat")]) == 1
     assert "Last.fm 2k has no listening timestamps" in capsys.readouterr().err
+
+
+def test_with_audio_features_the_evaluation_also_runs_the_other_exploration_policy():
+    catalogue = generate_catalogue(120, seed=4)
+    events = list(simulate_drifting_listens(catalogue, make_listeners(catalogue, 30, seed=4), 1500, weeks=2, seed=4))
+    weights = Settings().event_weights()
+    timeline = timeline_of([(e.user_id, e.item_id, weights[e.event] * e.count, e.ts) for e in events])
+    settings = Settings(min_train_users=2, als_factors=4, als_iterations=3, clusters=4, retrain_seconds=86400.0,
+                        exploration_policy="thompson")
+
+    result = evaluate_stream(timeline, settings, catalogue.tracks)
+
+    assert set(result["exploration"]) == {"thompson", "uniform"}
+    ours = result["exploration"]["thompson"]
+    assert (ours["hit_rate@10"], ours["ndcg@10"]) == (result["hit_rate@10"], result["ndcg@10"])
+    assert all(e["explored_played"] >= 0 and e["explored_skipped"] >= 0 for e in result["exploration"].values())
+    assert evaluate_stream(timeline, settings)["exploration"] is None
