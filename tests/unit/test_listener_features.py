@@ -215,6 +215,19 @@ def test_exploration_takes_its_share_from_clusters_the_user_never_plays(world):
     assert [i.item_id for i in world.recommend("u6", h, n=20, salt="week").items] == [i.item_id for i in items]
 
 
+def test_a_skipped_recommended_item_is_gone_from_the_users_next_lists(world):
+    # A skip puts the item in the history with a negative weight: ranked lists leave out every item
+    # of the history, and the fold-in reads only positive confidences, so nothing else moves.
+    h = history(world, "u6")
+    before = world.recommend("u6", h, n=20, salt="week").items
+    skipped = next(i.item_id for i in before if not i.exploration)
+    after = world.recommend("u6", {**h, skipped: -1.0}, n=20, salt="week").items
+
+    assert skipped not in {i.item_id for i in after}
+    assert [i.item_id for i in after if not i.exploration][:5] == \
+        [i.item_id for i in before if not i.exploration and i.item_id != skipped][:5]
+
+
 def test_a_bandit_explores_the_cluster_where_explored_items_were_played_and_not_those_skipped(world):
     h = history(world, "u6")
     _, index, _, labels = world._content_view()
