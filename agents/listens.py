@@ -60,19 +60,19 @@ async def process_listens(stream: StreamT) -> None:
             if state.apply(listen.user_id, listen.item_id, listen.event, listen.count, message.offset):
                 changed[listen.user_id] = event
         await publish_recommendations(changed)
-        await snapshot_due(touched)
+        snapshot_due(touched)
 
 
 @app.timer(interval=SNAPSHOT_CHECK_S)
 async def snapshot_old_events() -> None:
     """Snapshot a partition whose oldest unsaved event is past the age limit, even with no new events."""
-    await snapshot_due(list(runtime.owned.partitions))
+    snapshot_due(list(runtime.owned.partitions))
 
 
-async def snapshot_due(partitions: Iterable[int]) -> None:
-    """Write a snapshot of each of ``partitions`` that is due one."""
+def snapshot_due(partitions: Iterable[int]) -> None:
+    """Start a snapshot of each of ``partitions`` that is due one."""
     for partition in partitions:
         state = runtime.owned.partitions.get(partition)
         if state is not None and state.snapshot_due(settings.state_bytes_per_event,
                                                     settings.snapshot_max_age_seconds):
-            await runtime.state_log.snapshot(state)
+            runtime.state_log.snapshot_soon(state)

@@ -28,6 +28,7 @@ async def on_assigned(sender: Any, assigned: Iterable[Any], **kwargs: Any) -> No
     """Drop the partitions this worker lost; start loading those it gained."""
     mine = {tp.partition for tp in assigned if tp.topic in (LISTENS, CONTROLS)}
     dropped = runtime.owned.keep_only(mine)
+    runtime.state_log.cancel(dropped)
     if dropped:
         log.info("partitions %s moved to another worker: their users dropped", sorted(dropped))
     for partition in sorted(mine - set(runtime.owned.partitions)):

@@ -5,8 +5,11 @@ the user's latest, with the model version that ranked it. Ranking is CPU work on
 loop, so it yields between slices of users to keep heartbeats, timers and the web view responsive.
 
 Each list sent because of new events carries ``event_ts``, the Kafka timestamp (produce time)
-of the last event it reflects, so that a reader can measure the end-to-end latency; the time
-from that to the send is recorded in :mod:`streamproc.stats`. When a new model comes,
+of the oldest event it is the first list to reflect, so that a reader can measure the end-to-end
+latency; the time from that to the send is recorded in :mod:`streamproc.stats`. While the worker
+keeps up every changed user is ranked in the batch that changed them; when it falls behind, a user
+is ranked at most once per ``STREAMPROC_LIST_INTERVAL_SECONDS``
+(:mod:`streamproc.recommend.list_schedule`). When a new model comes,
 :func:`refresh_owned_users` re-ranks every user of the partitions this worker owns whose list
 an older model made; those lists carry ``event_ts: null``.
 """
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 
 from faust.types import EventT
 
+from streamproc.app import app
 from streamproc.runtime import runtime
 from streamproc.stats import stats
 from tables.codec import encode
@@ -29,21 +33,35 @@ from tables.store import recommendations_topic
 log = logging.getLogger(__name__)
 # Users ranked together between two yields to the event loop.
 SLICE = 200
+# How often held users are looked at when no new event comes.
+FLUSH_S = 0.1
 # The most of the worker's time that re-ranking every owned user after a new model may take.
 REFRESH_SHARE = 0.25
 
 
 async def publish_recommendations(changed: dict[str, EventT]) -> None:
-    """Rank and send the list of each user in ``changed`` (user → the last event that changed them)."""
+    """Rank and send the list of each user in ``changed`` (user → the last event that changed them) that
+    is due one now (:class:`~streamproc.recommend.list_schedule.ListSchedule`), and of each held user due."""
+    now = time.time()
+    await send_lists(runtime.lists.due({user_id: event.message.timestamp or now
+                                        for user_id, event in changed.items()}, now))
+
+
+@app.timer(interval=FLUSH_S)
+async def send_held_lists() -> None:
+    """Send the lists of held users whose interval has passed, when no new event brings them."""
+    await send_lists(runtime.lists.flush(time.time()))
+
+
+async def send_lists(due: dict[str, float]) -> None:
+    """Rank and send the list of each user in ``due`` (user → the produce time its list reports) still owned."""
+    owned = [user_id for user_id in due if runtime.owned.find(user_id) is not None]
     latencies = []
-    entries = list(changed.items())
-    for start in range(0, len(entries), SLICE):
-        part = entries[start:start + SLICE]
-        for (user_id, event), recommendation in zip(part, rank([user_id for user_id, _ in part])):
-            produced_at = event.message.timestamp
+    for start in range(0, len(owned), SLICE):
+        for recommendation in rank(owned[start:start + SLICE]):
+            produced_at = due[recommendation.user_id]
             send(recommendation, produced_at)
-            if produced_at:
-                latencies.append(time.time() - produced_at)
+            latencies.append(time.time() - produced_at)
         await asyncio.sleep(0)
     stats.record_latencies(latencies)
 

@@ -11,23 +11,28 @@ import dataclasses
 from streamproc.kafka.model_log import ModelLog
 from streamproc.kafka.state_log import StateLog
 from streamproc.owned_users import OwnedUsers
+from streamproc.recommend.list_schedule import ListSchedule
 from streamproc.recommend.recommender import Recommender
 from streamproc.recommend.training import Trainer
 from streamproc.settings import Settings, settings
 from tables import store
 from tables.topics import LISTENS
 
+# A worker whose newest event waited longer than this is behind: its users' lists are then coalesced.
+BEHIND_S = 0.5
+
 
 @dataclasses.dataclass
 class Runtime:
-    """One worker's state: the recommender and catalogue, its partitions' users, the two logs, and
-    the trainer while this worker is the leader."""
+    """One worker's state: the recommender and catalogue, its partitions' users, the two logs, when
+    its users' lists are due, and the trainer while this worker is the leader."""
 
     settings: Settings
     recommender: Recommender
     owned: OwnedUsers
     state_log: StateLog
     model_log: ModelLog
+    lists: ListSchedule
     trainer: Trainer | None = None
 
 
@@ -41,6 +46,7 @@ def build(settings: Settings) -> Runtime:
         state_log=StateLog(store.user_state_topic, LISTENS, bootstrap, settings.event_weights(),
                            settings.max_message_bytes),
         model_log=ModelLog(store.model_topic, bootstrap),
+        lists=ListSchedule(settings.list_interval_seconds, BEHIND_S),
     )
 
 

@@ -45,6 +45,7 @@ class Settings:
     max_message_bytes: int = 65536
     batch_size: int = 1000
     batch_seconds: float = 0.01
+    list_interval_seconds: float = 1.0
     retrain_events: int = 20000
     retrain_seconds: float = 60.0
     min_train_users: int = 20

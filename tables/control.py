@@ -149,4 +149,4 @@ class Preferences:
 
     def excludes(self, artists: list[str]) -> bool:
         """Return True when any of ``artists`` is excluded (case-insensitively)."""
-        return any(a.casefold() in self.excluded_artists for a in artists)
+        return bool(self.excluded_artists) and any(a.casefold() in self.excluded_artists for a in artists)

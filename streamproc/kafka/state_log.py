@@ -3,7 +3,9 @@
 Loading reads the partition's log from its newest committed snapshot (:func:`tables.user_state.base_of`),
 then replays ``listens`` from the snapshot's offset up to where the worker's stream starts, so the
 state is exact however the last owner stopped. Appending goes through the worker's own producer,
-and waits for the broker: a snapshot is committed only once every chunk of it is stored.
+and waits for the broker: a snapshot is committed only once every chunk of it is stored. The
+listens agent starts a snapshot and goes on (:meth:`StateLog.snapshot_soon`): waiting in its loop
+for the broker's acknowledgements left a worker idle for much of a fast stream.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class StateLog:
         self.bases: dict[int, int] = {}
         # one snapshot at a time per partition: interleaved chunks of two would make neither readable
         self.writing: dict[int, asyncio.Lock] = {}
+        self.in_flight: dict[int, asyncio.Task] = {}
 
     async def load(self, partition: int, until: int) -> PartitionState:
         """Return the partition's users: the log from its newest snapshot, then ``listens`` up to ``until``
@@ -90,8 +93,36 @@ class StateLog:
             await append(self.topic, commit_record(first), partition)
             self.bases[partition] = first
 
+    def snapshot_soon(self, state: PartitionState) -> None:
+        """Start :meth:`snapshot` of ``state`` in the background unless its partition is writing one."""
+        partition = state.partition
+        if partition not in self.in_flight:
+            task = asyncio.ensure_future(self.snapshot(state))
+            self.in_flight[partition] = task
+            task.add_done_callback(lambda done: self._written(partition, done))
+
+    def cancel(self, partitions: list[int]) -> None:
+        """Stop writing snapshots of ``partitions`` (now another worker's); a snapshot left without
+        its commit is ignored by every reader."""
+        for partition in partitions:
+            task = self.in_flight.pop(partition, None)
+            if task is not None:
+                task.cancel()
+
+    def _written(self, partition: int, task: asyncio.Task) -> None:
+        if self.in_flight.get(partition) is task:
+            del self.in_flight[partition]
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("partition %d: snapshot not written (%s); the next one is tried when due",
+                        partition, task.exception())
+
     async def forget(self, state: PartitionState, user_id: str) -> None:
-        """Delete the user from ``state`` and append the marker that keeps them forgotten."""
-        marker = state.forget(user_id)
-        marker.headers["base"] = str(self.bases.get(state.partition, -1))
-        await append(self.topic, marker, state.partition)
+        """Delete the user from ``state`` and append the marker that keeps them forgotten.
+
+        Under the partition's snapshot lock: a snapshot taken before the user was deleted must be
+        committed before the marker, or a reader starting at that snapshot would miss the marker.
+        """
+        async with self.writing.setdefault(state.partition, asyncio.Lock()):
+            marker = state.forget(user_id)
+            marker.headers["base"] = str(self.bases.get(state.partition, -1))
+            await append(self.topic, marker, state.partition)

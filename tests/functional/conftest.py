@@ -17,7 +17,8 @@ import pytest
 from streamproc.app import app
 from streamproc.owned_users import OwnedUsers
 from streamproc.recommend.recommender import Recommender
-from streamproc.runtime import runtime
+from streamproc.recommend.list_schedule import ListSchedule
+from streamproc.runtime import BEHIND_S, runtime
 from tables import store
 from tables.user_state import LogRecord, PartitionState, commit_record
 
@@ -35,11 +36,14 @@ class MemoryStateLog:
     async def listens_end(self, partition: int) -> int:
         return 0
 
-    async def snapshot(self, state: PartitionState) -> None:
+    def snapshot_soon(self, state: PartitionState) -> None:
         log = self.records[state.partition]
         start = len(log)
         log.extend(state.snapshot_records(base=-1))
         log.append(commit_record(start))
+
+    def cancel(self, partitions: list[int]) -> None:
+        pass
 
     async def forget(self, state: PartitionState, user_id: str) -> None:
         self.records[state.partition].append(state.forget(user_id))
@@ -59,6 +63,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, MagicMock]]:
     monkeypatch.setattr(store.dead_letters_topic, "send", mocks["dead_letters"])
     monkeypatch.setattr(runtime, "state_log", MemoryStateLog(runtime.settings.event_weights()))
     monkeypatch.setattr(runtime, "owned", OwnedUsers())
+    monkeypatch.setattr(runtime, "lists", ListSchedule(runtime.settings.list_interval_seconds, BEHIND_S))
     monkeypatch.setattr(runtime, "recommender", Recommender(runtime.settings, controls=store.user_controls))
     yield mocks
     for table in store.USER_TABLES:
