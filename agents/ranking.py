@@ -79,8 +79,10 @@ def send(recommendation: Recommendation, event_ts: float | None) -> bytes:
     value["event_ts"] = event_ts
     message = encode(value)
     recommendations_topic.send_soon(key=recommendation.user_id.encode(), value=message)
+    items = recommendation.items
     runtime.owned.latest[recommendation.user_id] = Sent(message, recommendation.model.version,
-                                                        frozenset(item.item_id for item in recommendation.items))
+                                                        frozenset(item.item_id for item in items),
+                                                        frozenset(item.item_id for item in items if item.exploration))
     return message
 
 

@@ -25,11 +25,13 @@ from tables.user_state import PartitionState
 
 
 class Sent(NamedTuple):
-    """The latest list sent to a user: the message, the model version that ranked it, its items."""
+    """The latest list sent to a user: the message, the model version that ranked it, its items and
+    which of them are exploration picks."""
 
     message: bytes
     version: int
     items: frozenset[str]
+    explored: frozenset[str] = frozenset()
 
 
 class OwnedUsers:
@@ -60,6 +62,11 @@ class OwnedUsers:
         """Return True when ``item_id`` is on the latest list sent to ``user_id``."""
         sent = self.latest.get(user_id)
         return sent is not None and item_id in sent.items
+
+    def explored(self, user_id: str, item_id: str) -> bool:
+        """Return True when ``item_id`` is an exploration pick of the latest list sent to ``user_id``."""
+        sent = self.latest.get(user_id)
+        return sent is not None and item_id in sent.explored
 
     def users(self) -> int:
         """Return how many users the owned partitions hold."""

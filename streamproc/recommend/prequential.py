@@ -145,9 +145,7 @@ class LiveLists:
         played = weight > 0
         self.explored_played += played
         self.explored_skipped += not played
-        if self.rec.bandit is not None:
-            _, index, _, labels = self.rec._content_view()
-            self.rec.bandit.observe(int(labels[index[item]]), played)
+        self.rec.judge_exploration(item, played)
 
     def applied(self, user: str) -> None:
         """Note that ``user`` had an event: their next list is folded in again."""

@@ -130,6 +130,14 @@ class Recommender:
         self._popular = (0.0, [])
         self._content = None
 
+    def judge_exploration(self, item_id: str, played: bool) -> None:
+        """Tell the bandit (when exploring by one) that an exploration pick ``item_id`` was played or skipped."""
+        if self.bandit is None:
+            return
+        _, index, _, labels = self._content_view()
+        if item_id in index:
+            self.bandit.observe(int(labels[index[item_id]]), played)
+
     def item_users(self, item_id: str) -> int:
         """Return how many users played ``item_id``, as of the installed model."""
         return self.popularity.get(item_id, 0)

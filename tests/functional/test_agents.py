@@ -7,6 +7,7 @@ import json
 from agents.catalog import process_tracks
 from agents.listens import process_listens
 from streamproc.hit_rate import HitRate
+from streamproc.owned_users import Sent
 from streamproc.runtime import runtime
 from streamproc.stats import stats
 from tables.user_state import FIRST_SNAPSHOT_EVENTS, PartitionState
@@ -109,3 +110,15 @@ async def test_a_play_of_an_item_on_the_users_latest_list_counts_as_a_live_hit(s
     view = stats.hit_rate.view()
     # t0 came before any list (a miss), listed[0] was on it (a hit), the skip is not scored, unlisted was not on it.
     assert (view["hits"], view["listens"], view["since_start"]) == (1, 3, 0.3333)
+
+
+async def test_plays_and_skips_of_exploration_picks_tell_the_bandit(sent, monkeypatch):
+    judged = []
+    monkeypatch.setattr(runtime.recommender, "judge_exploration", lambda item, played: judged.append((item, played)))
+    runtime.owned.latest["u1"] = Sent(b"{}", 0, frozenset({"x1", "x2", "t5"}), frozenset({"x1", "x2"}))
+    async with process_listens.test_context() as agent:
+        await agent.put(listen("u1", "x1"), key=b"u1")
+        await agent.put(listen("u1", "x2", "skip"), key=b"u1")
+        await agent.put(listen("u1", "t5"), key=b"u1")
+        await settle()
+    assert judged == [("x1", True), ("x2", False)]
