@@ -4,7 +4,9 @@ Events come in batches. Each partition's users are loaded before its first batch
 when the stream jumped past what this worker applied: another worker owned the partition
 meanwhile, :mod:`agents.partitions`). An event at or below the partition's applied offset is a
 redelivery after a crash and counts once. Every user whose history changed gets one new list
-per batch; then each partition whose events since its last snapshot pay for a new one writes it
+per batch, and each applied play, like or playlist-add counts towards the live hit rate
+(:mod:`streamproc.hit_rate`) by whether its item was on the user's latest list; an event on an
+exploration pick of that list tells the exploration bandit, when exploring by one; then each partition whose events since its last snapshot pay for a new one writes it
 (:meth:`tables.user_state.PartitionState.snapshot_due`), so what an event costs the broker does
 not grow with the history; a timer also snapshots a partition whose oldest unsaved event is older
 than ``STREAMPROC_SNAPSHOT_MAX_AGE_SECONDS``, so ``listens`` need only be retained that long.
@@ -31,6 +33,8 @@ from tables.store import user_events_topic
 
 log = logging.getLogger(__name__)
 SNAPSHOT_CHECK_S = 60.0
+# Plays, likes and playlist-adds count towards the live hit rate; skips do not.
+WEIGHTS = settings.event_weights()
 
 
 @app.agent(user_events_topic)
@@ -44,6 +48,7 @@ async def process_listens(stream: StreamT) -> None:
         await ensure_loaded(events)
         changed: dict[str, EventT] = {}
         touched = set()
+        hits = scored = 0
         for event in events:
             if is_control(event):
                 await handle_control(event, changed)
@@ -57,8 +62,15 @@ async def process_listens(stream: StreamT) -> None:
                 state.skip(message.offset)
                 await send_dead_letter(event, str(exc))
                 continue
+            shown = runtime.owned.shown(listen.user_id, listen.item_id)
+            if runtime.owned.explored(listen.user_id, listen.item_id):
+                runtime.recommender.judge_exploration(listen.item_id, WEIGHTS[listen.event] > 0)
             if state.apply(listen.user_id, listen.item_id, listen.event, listen.count, message.offset):
                 changed[listen.user_id] = event
+                if WEIGHTS[listen.event] > 0:
+                    scored += 1
+                    hits += shown
+        stats.hit_rate.record(hits, scored)
         await publish_recommendations(changed)
         snapshot_due(touched)
 

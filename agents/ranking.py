@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from faust.types import EventT
 
 from streamproc.app import app
+from streamproc.owned_users import Sent
 from streamproc.runtime import runtime
 from streamproc.stats import stats
 from tables.codec import encode
@@ -78,7 +79,10 @@ def send(recommendation: Recommendation, event_ts: float | None) -> bytes:
     value["event_ts"] = event_ts
     message = encode(value)
     recommendations_topic.send_soon(key=recommendation.user_id.encode(), value=message)
-    runtime.owned.latest[recommendation.user_id] = (message, recommendation.model.version)
+    items = recommendation.items
+    runtime.owned.latest[recommendation.user_id] = Sent(message, recommendation.model.version,
+                                                        frozenset(item.item_id for item in items),
+                                                        frozenset(item.item_id for item in items if item.exploration))
     return message
 
 
@@ -97,7 +101,8 @@ async def refresh_owned_users(version: int) -> int:
             if runtime.recommender.version != version:
                 return refreshed
             stale = [user_id for user_id in user_ids[start:start + SLICE]
-                     if user_id in state.users and runtime.owned.latest.get(user_id, (b"", 0))[1] < version]
+                     if user_id in state.users and (user_id not in runtime.owned.latest
+                                                       or runtime.owned.latest[user_id].version < version)]
             for recommendation in rank(stale):
                 send(recommendation, None)
             refreshed += len(stale)

@@ -1,4 +1,5 @@
-"""Reading interaction files and the per-user hold-out split used by ``streamproc evaluate``.
+"""Reading interaction files and the per-user hold-out split used by ``streamproc evaluate``;
+reading a timeline of interactions for ``streamproc evaluate --stream``.
 
 Protocol: users are visited in ascending id order and each user's interactions in ascending
 item id order (the CSR row order). One ``numpy.random.default_rng(seed)`` draws
@@ -49,15 +50,7 @@ def read_interactions(path, format: str = "lastfm") -> Interactions:
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-    frame = pd.read_csv(Path(path), sep="\t", header=None, dtype=str, skip_blank_lines=True,
-                        encoding="utf-8-sig")
-    if frame.shape[1] != 3:
-        raise ValueError(f"{path}: expected 3 tab-separated columns (user, item, weight), found {frame.shape[1]}")
-    frame = frame.apply(lambda column: column.str.strip())
-    if pd.to_numeric(frame.iloc[:1, 2], errors="coerce").isna().all():
-        frame = frame.iloc[1:]
-    if len(frame) == 0:
-        raise ValueError(f"{path}: no interactions")
+    frame = _read_rows(path, ("user", "item", "weight"))
     weights = pd.to_numeric(frame.iloc[:, 2], errors="coerce").to_numpy(dtype=np.float64)
     bad = frame.isna().any(axis=1).to_numpy() | ~np.isfinite(weights) | (weights < 0)
     if bad.any():
@@ -69,6 +62,64 @@ def read_interactions(path, format: str = "lastfm") -> Interactions:
     matrix.sum_duplicates()
     matrix.eliminate_zeros()
     return Interactions(matrix, user_ids, item_ids)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Interactions in time order: each row's user and item id (str), weight and unix time."""
+
+    users: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray
+    stamps: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+
+def read_timeline(path) -> Timeline:
+    """Return the rows of a ``user<TAB>item<TAB>weight<TAB>timestamp`` file (optional header) sorted by time.
+
+    A weight may be negative (a skip). Rows with equal times keep their order in the file. Raises
+    ValueError naming the file (and the row) when it does not have that shape, OSError when it
+    cannot be read.
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, "t.tsv").write_text("user\\titem\\tweight\\ttimestamp\\nu\\tb\\t-1\\t20\\nu\\ta\\t2\\t10\\n")
+    ...     timeline = read_timeline(os.path.join(d, "t.tsv"))
+    >>> timeline.items.tolist(), timeline.weights.tolist(), timeline.stamps.tolist()
+    (['a', 'b'], [2.0, -1.0], [10.0, 20.0])
+    """
+    frame = _read_rows(path, ("user", "item", "weight", "timestamp"))
+    weights = pd.to_numeric(frame.iloc[:, 2], errors="coerce").to_numpy(dtype=np.float64)
+    stamps = pd.to_numeric(frame.iloc[:, 3], errors="coerce").to_numpy(dtype=np.float64)
+    bad = frame.isna().any(axis=1).to_numpy() | ~np.isfinite(weights) | ~np.isfinite(stamps)
+    if bad.any():
+        raise ValueError(f"{path}: data row {int(np.flatnonzero(bad)[0]) + 1} lacks a field "
+                         f"or its weight or timestamp is not a number")
+    order = np.argsort(stamps, kind="stable")
+    return Timeline(frame.iloc[:, 0].to_numpy(dtype=object)[order], frame.iloc[:, 1].to_numpy(dtype=object)[order],
+                    weights[order], stamps[order])
+
+
+def _read_rows(path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Return the stripped text rows of the tab-separated file ``path`` with these ``columns``, header dropped
+    (a first row whose last field is not a number); raise ValueError on another shape or no rows."""
+    try:
+        frame = pd.read_csv(Path(path), sep="\t", header=None, dtype=str, skip_blank_lines=True,
+                            encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: no interactions") from None
+    if frame.shape[1] != len(columns):
+        raise ValueError(f"{path}: expected {len(columns)} tab-separated columns ({', '.join(columns)}), "
+                         f"found {frame.shape[1]}")
+    frame = frame.apply(lambda column: column.str.strip())
+    if pd.to_numeric(frame.iloc[:1, -1], errors="coerce").isna().all():
+        frame = frame.iloc[1:]
+    if len(frame) == 0:
+        raise ValueError(f"{path}: no interactions")
+    return frame
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:

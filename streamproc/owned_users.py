@@ -8,7 +8,9 @@ model version that ranked them, so a new model re-ranks exactly the users whose 
 >>> owned = OwnedUsers()
 >>> owned.partitions[3] = PartitionState(3, {"play": 1.0})
 >>> _ = owned.partitions[3].apply("u1", "a", "play", 1, offset=0)
->>> owned.latest["u1"] = (b"{}", 2)
+>>> owned.latest["u1"] = Sent(b"{}", 2, frozenset({"b"}))
+>>> owned.shown("u1", "b"), owned.shown("u1", "a"), owned.shown("u2", "b")
+(True, False, False)
 >>> owned.find("u1").partition, owned.history("u1"), owned.keep_only({1}), owned.latest
 (3, {'a': 1.0}, [3], {})
 """
@@ -17,16 +19,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from tables.user_state import PartitionState
 
 
+class Sent(NamedTuple):
+    """The latest list sent to a user: the message, the model version that ranked it, its items and
+    which of them are exploration picks."""
+
+    message: bytes
+    version: int
+    items: frozenset[str]
+    explored: frozenset[str] = frozenset()
+
+
 class OwnedUsers:
-    """Partition → its users' state; user id → (latest list message, model version)."""
+    """Partition → its users' state; user id → the latest list :class:`Sent`."""
 
     def __init__(self) -> None:
         self.partitions: dict[int, PartitionState] = {}
-        self.latest: dict[str, tuple[bytes, int]] = {}
+        self.latest: dict[str, Sent] = {}
         self.locks: dict[int, asyncio.Lock] = {}
 
     def lock(self, partition: int) -> asyncio.Lock:
@@ -44,6 +57,16 @@ class OwnedUsers:
         """Return the user's item → confidence, or None when no owned partition holds them."""
         state = self.find(user_id)
         return state.history(user_id) if state is not None else None
+
+    def shown(self, user_id: str, item_id: str) -> bool:
+        """Return True when ``item_id`` is on the latest list sent to ``user_id``."""
+        sent = self.latest.get(user_id)
+        return sent is not None and item_id in sent.items
+
+    def explored(self, user_id: str, item_id: str) -> bool:
+        """Return True when ``item_id`` is an exploration pick of the latest list sent to ``user_id``."""
+        sent = self.latest.get(user_id)
+        return sent is not None and item_id in sent.explored
 
     def users(self) -> int:
         """Return how many users the owned partitions hold."""

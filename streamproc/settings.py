@@ -21,6 +21,7 @@ from streamproc.errors import SettingsError
 PREFIX = "STREAMPROC_"
 # The codecs every Kafka client streamproc uses can write and read (aiokafka through cramjam).
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
+EXPLORATION_POLICIES = ("uniform", "thompson")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,6 +78,7 @@ class Settings:
     emerging_popularity: float = 20.0
     playlist_no_repeat_days: float = 28.0
     exploration: float = 0.1
+    exploration_policy: str = "uniform"
     web_url: str = "http://127.0.0.1:6066"
 
     @classmethod
@@ -112,6 +114,21 @@ class Settings:
         if self.compression not in COMPRESSIONS:
             raise SettingsError(f"{PREFIX}COMPRESSION={self.compression!r} is not one of {', '.join(COMPRESSIONS)}")
         return None if self.compression == "none" else self.compression
+
+    def explores_by_bandit(self) -> bool:
+        """Return True when exploration picks its clusters by Thompson sampling, False when uniformly.
+
+        >>> Settings(exploration_policy="thompson").explores_by_bandit()
+        True
+        >>> Settings(exploration_policy="greedy").explores_by_bandit()
+        Traceback (most recent call last):
+        ...
+        streamproc.errors.SettingsError: STREAMPROC_EXPLORATION_POLICY='greedy' is not one of uniform, thompson
+        """
+        if self.exploration_policy not in EXPLORATION_POLICIES:
+            raise SettingsError(f"{PREFIX}EXPLORATION_POLICY={self.exploration_policy!r} is not one of "
+                                f"{', '.join(EXPLORATION_POLICIES)}")
+        return self.exploration_policy == "thompson"
 
     def bootstrap_servers(self) -> str:
         """Return the broker as ``host:port`` for plain Kafka clients."""

@@ -3,7 +3,9 @@
 Each track belongs to one genre cluster, whose audio-feature profile it was drawn from (or,
 for a real catalogue, the profile nearest to its features). Plays follow a Zipf law over
 popularity rank; each listener mixes a few favourite clusters, plays mostly from them and
-now and then explores another cluster, where skips are more likely.
+now and then explores another cluster, where skips are more likely. Drifting listeners
+(:func:`simulate_drifting_listens`) take up new clusters week by week, their events spread over
+weeks of event time, for evaluations that replay a stream in time order.
 
 >>> catalogue = generate_catalogue(200, seed=7)
 >>> listeners = make_listeners(catalogue, 5, seed=7)
@@ -34,6 +36,11 @@ MEAN_GAP_S = 2.0
 MIN_GAP_S = 0.001
 START = 1_700_000_000.0
 CHUNK = 8192
+WEEK_S = 7 * 86_400.0
+# A drifting listener's week: a new cluster taken up with chance DRIFT_P, given DRIFT_SHARE of the
+# taste. Over 8 weeks the clusters favoured at the start keep about 55% of the plays.
+DRIFT_P = 0.25
+DRIFT_SHARE = 0.3
 # Event probabilities (play, skip, like, playlist_add): a favourite cluster is seldom
 # skipped and often liked; a cluster explored by chance is skipped far more.
 EVENT_KINDS = ("play", "skip", "like", "playlist_add")
@@ -205,40 +212,115 @@ def simulate_listens(
     """Yield ``n_events`` listening events with increasing timestamps from ``start``; the same
     arguments always yield the same events."""
     rng = np.random.default_rng([seed, 2])
-    populated = np.unique(catalogue.clusters)
-    members = {int(c): np.flatnonzero(catalogue.clusters == c) for c in populated}
-    cumulative = {c: np.cumsum(catalogue.weights[m]) / catalogue.weights[m].sum()
-                  for c, m in members.items()}
+    draw = _ItemDraw(catalogue)
     taste = np.cumsum(listeners.taste, axis=1)
     clock = start
     for offset in range(0, n_events, CHUNK):
         size = min(CHUNK, n_events - offset)
         users = rng.choice(len(listeners.user_ids), size=size, p=listeners.activity)
+        items, kinds, counts = draw.events(rng, taste[users])
+        stamps = clock + np.cumsum(MIN_GAP_S + rng.exponential(MEAN_GAP_S, size=size))
+        clock = float(stamps[-1])
+        yield from _listens(catalogue, listeners, users, items, kinds, counts, stamps)
+
+
+def drifting_tastes(catalogue: Catalogue, listeners: Listeners, weeks: int, seed: int,
+                    drift: float = DRIFT_P) -> np.ndarray:
+    """Return every listener's taste in each of ``weeks`` weeks, shape (weeks, users, clusters), rows summing to 1.
+
+    Week 0 is ``listeners.taste``. Each later week a listener takes up a cluster they did not
+    favour with chance ``drift``, which gets ``DRIFT_SHARE`` of their taste while the others
+    shrink in proportion: old favourites fade over a few months rather than vanish overnight.
+
+    >>> catalogue = generate_catalogue(100, seed=2)
+    >>> tastes = drifting_tastes(catalogue, make_listeners(catalogue, 4, seed=2), weeks=6, seed=2)
+    >>> tastes.shape[:2], bool(np.allclose(tastes.sum(axis=2), 1)), bool((tastes[5] != tastes[0]).any())
+    ((6, 4), True, True)
+    """
+    rng = np.random.default_rng([seed, 3])
+    populated = np.unique(catalogue.clusters)
+    tastes = np.empty((max(weeks, 1), *listeners.taste.shape))
+    tastes[0] = listeners.taste
+    for week in range(1, weeks):
+        taste = tastes[week - 1].copy()
+        for user in np.flatnonzero(rng.random(len(taste)) < drift):
+            others = populated[taste[user, populated] < DRIFT_SHARE / 2]
+            if len(others):
+                taste[user] *= 1.0 - DRIFT_SHARE
+                taste[user, rng.choice(others)] += DRIFT_SHARE
+        tastes[week] = taste
+    return tastes
+
+
+def simulate_drifting_listens(
+    catalogue: Catalogue, listeners: Listeners, n_events: int, weeks: int, seed: int, start: float = START,
+    drift: float = DRIFT_P,
+) -> Iterator[Listen]:
+    """Yield ``n_events`` listening events spread over ``weeks`` weeks of event time from ``start``,
+    each listener playing from their taste of that week (:func:`drifting_tastes` with ``drift``); seeded.
+
+    >>> catalogue = generate_catalogue(200, seed=7)
+    >>> events = list(simulate_drifting_listens(catalogue, make_listeners(catalogue, 5, seed=7), 300, weeks=3, seed=7))
+    >>> 2 * WEEK_S < events[-1].ts - events[0].ts < 4 * WEEK_S, all(a.ts < b.ts for a, b in zip(events, events[1:]))
+    (True, True)
+    """
+    rng = np.random.default_rng([seed, 2])
+    clock_rng = np.random.default_rng([seed, 4])
+    draw = _ItemDraw(catalogue)
+    tastes = np.cumsum(drifting_tastes(catalogue, listeners, weeks, seed, drift), axis=2)
+    gap = weeks * WEEK_S / max(n_events, 1)
+    clock = start
+    for offset in range(0, n_events, CHUNK):
+        size = min(CHUNK, n_events - offset)
+        users = rng.choice(len(listeners.user_ids), size=size, p=listeners.activity)
+        stamps = clock + np.cumsum(MIN_GAP_S + clock_rng.exponential(gap, size=size))
+        clock = float(stamps[-1])
+        week = np.minimum(((stamps - start) // WEEK_S).astype(int), len(tastes) - 1)
+        items, kinds, counts = draw.events(rng, tastes[week, users])
+        yield from _listens(catalogue, listeners, users, items, kinds, counts, stamps)
+
+
+class _ItemDraw:
+    """Draws events' items from their listeners' tastes, and the kind and count of each event."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.populated = np.unique(catalogue.clusters)
+        self.members = {int(c): np.flatnonzero(catalogue.clusters == c) for c in self.populated}
+        self.cumulative = {c: np.cumsum(catalogue.weights[m]) / catalogue.weights[m].sum()
+                           for c, m in self.members.items()}
+
+    def events(self, rng: np.random.Generator, taste: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the (item, kind, count) of one event per row of ``taste`` (cumulative over clusters)."""
+        size = len(taste)
         explored = rng.random(size) < EXPLORE_SHARE
-        clusters = (taste[users] < rng.random(size)[:, None]).sum(axis=1)
+        clusters = (taste < rng.random(size)[:, None]).sum(axis=1)
         clusters = np.minimum(clusters, len(CLUSTERS) - 1)
-        clusters[explored] = rng.choice(populated, size=int(explored.sum()))
+        clusters[explored] = rng.choice(self.populated, size=int(explored.sum()))
         items = np.empty(size, dtype=int)
         for cluster in np.unique(clusters):
             picked = clusters == cluster
-            at = np.searchsorted(cumulative[int(cluster)], rng.random(int(picked.sum())))
-            items[picked] = members[int(cluster)][np.minimum(at, len(members[int(cluster)]) - 1)]
+            members = self.members[int(cluster)]
+            at = np.searchsorted(self.cumulative[int(cluster)], rng.random(int(picked.sum())))
+            items[picked] = members[np.minimum(at, len(members) - 1)]
         kinds = np.where(
             explored,
             rng.choice(len(EVENT_KINDS), size=size, p=EXPLORED_EVENTS),
             rng.choice(len(EVENT_KINDS), size=size, p=FAVOURITE_EVENTS),
         )
         counts = np.where(kinds == 0, rng.geometric(PLAY_REPEAT_P, size=size), 1)
-        stamps = clock + np.cumsum(MIN_GAP_S + rng.exponential(MEAN_GAP_S, size=size))
-        clock = float(stamps[-1])
-        for user, item, kind, count, ts in zip(users, items, kinds, counts, stamps):
-            yield Listen(
-                user_id=listeners.user_ids[user],
-                item_id=catalogue.tracks[item].item_id,
-                event=EVENT_KINDS[kind],
-                count=int(count),
-                ts=float(ts),
-            )
+        return items, kinds, counts
+
+
+def _listens(catalogue: Catalogue, listeners: Listeners, users: np.ndarray, items: np.ndarray,
+             kinds: np.ndarray, counts: np.ndarray, stamps: np.ndarray) -> Iterator[Listen]:
+    for user, item, kind, count, ts in zip(users, items, kinds, counts, stamps):
+        yield Listen(
+            user_id=listeners.user_ids[user],
+            item_id=catalogue.tracks[item].item_id,
+            event=EVENT_KINDS[kind],
+            count=int(count),
+            ts=float(ts),
+        )
 
 
 def _zipf(ranks: np.ndarray) -> np.ndarray:

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from streamproc.hit_rate import HitRate
+
 WINDOW_S = 60
 LATENCY_SAMPLES = 20_000
 
@@ -50,6 +52,7 @@ class StreamStats:
         self._bucket_second = [0] * WINDOW_S
         self._latencies: collections.deque[tuple[float, float]] = collections.deque(maxlen=LATENCY_SAMPLES)
         self._next_offset: dict[tuple[str, int], int] = {}
+        self.hit_rate = HitRate(clock)
 
     def record_events(self, topic: str, partition: int, first_offset: int, last_offset: int, count: int) -> None:
         """Note ``count`` events of ``topic``[``partition``] up to ``last_offset``; only those of the
@@ -133,6 +136,7 @@ class StreamStats:
             "lag": self.lag(highwaters or {}),
             "dead_letters": self.dead_letters,
             "dead_letters_by_topic": dict(self.dead_letters_by_topic),
+            "hit_rate": self.hit_rate.view(),
         }
 
 

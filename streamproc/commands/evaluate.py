@@ -5,6 +5,7 @@ Every user with at least 5 interactions holds out ``floor(0.2 n)`` of them (see
 interaction except the user's own, and the top 10 are scored against the held-out items.
 ``--model ease`` and ``rp3beta`` run those item models with their defaults; ``hybrid`` blends
 ALS (weight ``--weight``) with EASE, each user's scores normalised (``--normalise``) first.
+``--stream`` replays a timeline instead (:mod:`streamproc.commands.evaluate_stream`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 from typing import Any
+
+from streamproc.commands import evaluate_stream
 
 K = 10
 MODELS = ("als", "ease", "rp3beta", "hybrid")
@@ -38,11 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=42, help="seeds the split and the factors")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate_stream.add_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Split, fit, score; print the result and return 0."""
+    """Split, fit, score (or, with ``--stream``, replay); print the result and return 0."""
+    if args.stream:
+        return evaluate_stream.run(args)
     import time
 
     import numpy as np
@@ -79,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
 def add_split_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--interactions`` and ``--format``, which :func:`read_split` reads (with ``--seed``)."""
     parser.add_argument("--interactions", required=True, metavar="PATH",
-                        help="user_artists.dat (lastfm) or user<TAB>item<TAB>weight (tsv) file")
+                        help="user_artists.dat (lastfm) or user<TAB>item<TAB>weight (tsv) file; "
+                        "with --stream, user<TAB>item<TAB>weight<TAB>timestamp")
     parser.add_argument("--format", choices=("lastfm", "tsv"), default="lastfm")
 
 

@@ -2,13 +2,16 @@
 
     streamproc replay lastfm DIR
     streamproc replay catalog FILE.csv
-    streamproc replay simulate --users N --events N --seed S [--catalog FILE.csv]
+    streamproc replay simulate --users N --events N --seed S [--catalog FILE.csv] [--weeks W] [--tsv FILE]
 
 Catalogue tracks go to ``tracks`` (keyed by item) before any event goes to ``listens``
 (keyed by user), so the workers know an item before it is played. ``--rate`` and
 ``--limit`` apply to the main stream: the events, or the tracks of ``replay catalog``.
-Events are stamped from the moment the command starts, as neither the Last.fm data set
-nor the simulation has times of its own.
+Events are stamped from the moment the command starts, as the Last.fm data set has no times
+of its own. ``simulate --weeks W`` draws listeners whose tastes drift over W weeks, with the
+simulation's own event times; ``--tsv FILE`` writes the events to FILE as
+``user<TAB>item<TAB>weight<TAB>timestamp`` (the weight being the confidence the event adds,
+negative for a skip) instead of sending anything, for ``streamproc evaluate --stream``.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from streamproc.simulator import (
     catalogue_from_tracks,
     generate_catalogue,
     make_listeners,
+    simulate_drifting_listens,
     simulate_listens,
 )
+from streamproc.settings import settings
 from tables import lastfm
 from tables.errors import InvalidMessage
 from tables.exportify import read_tracks
@@ -73,6 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  help="size of the generated catalogue (default: 1000)")
     simulate_parser.add_argument("--catalog", type=Path, metavar="FILE.csv",
                                  help="play the tracks of this Exportify CSV instead of generated ones")
+    simulate_parser.add_argument("--weeks", type=positive(int), metavar="W",
+                                 help="listeners whose tastes drift over W weeks of simulated event time")
+    simulate_parser.add_argument("--tsv", type=Path, metavar="FILE",
+                                 help="write user, item, weight, timestamp rows to FILE instead of sending")
     add_send_options(simulate_parser, "events")
 
 
@@ -110,11 +119,37 @@ def _replay_simulation(args: argparse.Namespace) -> str:
     if not catalogue.tracks:
         raise CommandError(f"{args.catalog} holds no tracks to listen to")
     listeners = make_listeners(catalogue, args.users, args.seed)
-    events = simulate_listens(catalogue, listeners, args.events, args.seed, start=time.time())
+    if args.weeks:
+        events = simulate_drifting_listens(catalogue, listeners, args.events, args.weeks, args.seed)
+    else:
+        events = simulate_listens(catalogue, listeners, args.events, args.seed, start=time.time())
+    if args.tsv is not None:
+        written = write_tsv(args.tsv, events, settings.event_weights())
+        return (f"wrote {written:,} events of {args.users:,} simulated listeners (seed {args.seed}) "
+                f"to {args.tsv}")
     sent_tracks = _send_tracks(args, catalogue.tracks, "tracks")
     sent_events = _send_listens(args, events, "events", args.events)
     return (f"sent {sent_tracks:,} tracks to '{TRACKS}' and {sent_events:,} events of "
             f"{args.users:,} simulated listeners (seed {args.seed}) to '{LISTENS}' at {args.broker}")
+
+
+def write_tsv(path: Path, listens: Iterable[Listen], weights: dict[str, float]) -> int:
+    """Write ``listens`` to ``path`` as a header and ``user<TAB>item<TAB>weight<TAB>timestamp`` rows
+    (weight: count × the event's weight); return the rows written.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     rows = write_tsv(Path(d, "e.tsv"), [Listen("u", "a", "skip", 1, 5.0)], {"skip": -1.0})
+    ...     Path(d, "e.tsv").read_text().splitlines()
+    ['user\\titem\\tweight\\ttimestamp', 'u\\ta\\t-1\\t5.000']
+    """
+    with path.open("w", encoding="utf-8") as out:
+        out.write("user\titem\tweight\ttimestamp\n")
+        written = 0
+        for listen in listens:
+            out.write(f"{listen.user_id}\t{listen.item_id}\t{weights[listen.event] * listen.count:g}\t{listen.ts:.3f}\n")
+            written += 1
+    return written
 
 
 def _send_tracks(args: argparse.Namespace, tracks: list[Track], description: str) -> int:

@@ -9,14 +9,15 @@ Faust), so tests call them directly.
   to its ALS score (Hu, Koren and Volinsky 2008, section 5), or the played item nearest to it in
   audio features, or popularity.
 - :func:`explore` replaces a share (epsilon) of a list with items from audio-feature clusters
-  the user never listens in, marked ``exploration``.
+  the user never listens in, marked ``exploration``: uniformly at random, or in the clusters the
+  recommender's bandit (Thompson sampling) finds pay.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -214,15 +215,13 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     usual = set(labels[[index[item] for item, r in history.items() if r > 0 and item in index]].tolist())
     kept = items[: max(n - share, 0)]
     taken = {item.item_id for item in items}  # with ``seen``, not copied into it: a history can be long
-    pool: Sequence[int] = range(len(ids)) if allowed is None else [j for j, item in enumerate(ids) if item in allowed]
     draw = random.Random(zlib.crc32(f"{user_id}:{salt}".encode()))
     counts = artist_counts(rec, kept, prefs)
     picks = []
-    for _ in range(EXPLORE_CANDIDATES * share if pool else 0):
-        j = pool[draw.randrange(len(pool))]
+    for j in _explore_candidates(rec, labels, usual, ids, allowed, draw, EXPLORE_CANDIDATES * share):
         item = ids[j]
         if (int(labels[j]) not in usual and item not in taken and item not in seen
-                and artist_allows(rec, item, prefs, counts)):
+                and (allowed is None or item in allowed) and artist_allows(rec, item, prefs, counts)):
             picks.append(RecommendedItem(item, 0.0, "content", exploration=True))
             taken.add(item)
             if len(picks) == share:
@@ -230,3 +229,15 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     if not picks:
         return items
     return items[: n - len(picks)] + picks
+
+
+def _explore_candidates(rec: "Recommender", labels: np.ndarray, usual: set[int], ids: list[str],
+                        allowed: Collection[str] | None, draw: random.Random, attempts: int) -> Iterator[int]:
+    """Yield rows of the content view to try as exploration picks: chosen by the recommender's bandit
+    when it has one (:mod:`streamproc.recommend.bandit`), else uniformly among ``allowed`` (or all)."""
+    if rec.bandit is not None:
+        yield from rec.bandit.candidates(labels, usual, draw, attempts)
+        return
+    pool: Sequence[int] = range(len(ids)) if allowed is None else [j for j, item in enumerate(ids) if item in allowed]
+    for _ in range(attempts if pool else 0):
+        yield pool[draw.randrange(len(pool))]

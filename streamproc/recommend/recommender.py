@@ -22,6 +22,7 @@ from models.clustering import ClusterModel
 from models.content import content_recommend, taste_vector
 from models.ranking import top_n_rows
 from streamproc.recommend import personalise
+from streamproc.recommend.bandit import ClusterBandit
 from streamproc.recommend.catalog import Catalog
 from streamproc.settings import Settings
 from tables.control import Preferences
@@ -108,6 +109,8 @@ class Recommender:
         self.popularity: dict[str, int] = {}
         self._popular: tuple[float, list[str]] = (0.0, [])
         self._content: tuple[tuple[int, int], list[str], dict[str, int], np.ndarray, np.ndarray] | None = None
+        # Chooses the clusters exploration picks come from (None: uniformly at random).
+        self.bandit: ClusterBandit | None = ClusterBandit() if settings.explores_by_bandit() else None
 
     @property
     def version(self) -> int:
@@ -126,6 +129,14 @@ class Recommender:
             self.clusterer = model.clusters
         self._popular = (0.0, [])
         self._content = None
+
+    def judge_exploration(self, item_id: str, played: bool) -> None:
+        """Tell the bandit (when exploring by one) that an exploration pick ``item_id`` was played or skipped."""
+        if self.bandit is None:
+            return
+        _, index, _, labels = self._content_view()
+        if item_id in index:
+            self.bandit.observe(int(labels[index[item_id]]), played)
 
     def item_users(self, item_id: str) -> int:
         """Return how many users played ``item_id``, as of the installed model."""

@@ -15,6 +15,7 @@ import html
 import math
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
 # Twenty colours that stay apart on white (the "tab20" order, strong shades first).
@@ -149,6 +150,28 @@ def scatter(points: Sequence[Sequence], width: int = 560, height: int = 420) -> 
     parts.append(f"<text x='{width - 8}' y='{height - 6}' text-anchor='end' fill='#999' font-size='11'>PC1 →</text>"
                  "<text x='8' y='16' fill='#999' font-size='11'>↑ PC2</text></svg>")
     return "".join(parts)
+
+
+RATE_CHART_W, RATE_CHART_H = 360, 60
+
+
+def rate_points(series: Sequence[Mapping[str, Any]]) -> str:
+    """Return SVG polyline points of the buckets' rates (0 to 1), oldest left, one point per bucket.
+
+    >>> rate_points([{"rate": 0.0}, {"rate": None}, {"rate": 1.0}])
+    '0,60 360,0'
+    """
+    step = RATE_CHART_W / max(len(series) - 1, 1)
+    return " ".join(f"{i * step:.0f},{RATE_CHART_H * (1 - b['rate']):.0f}"
+                    for i, b in enumerate(series) if b["rate"] is not None)
+
+
+def rate_chart(series: Sequence[Mapping[str, Any]]) -> str:
+    """Return an SVG line of the live hit rate per bucket, with id ``hit_rate_line`` for the page's script."""
+    return (f"<svg width='{RATE_CHART_W}' height='{RATE_CHART_H}' role='img' aria-label='live hit rate over time'>"
+            f"<rect width='{RATE_CHART_W}' height='{RATE_CHART_H}' fill='#f6f6f6'/>"
+            f"<polyline id='hit_rate_line' fill='none' stroke='#1db954' stroke-width='2' "
+            f"points='{rate_points(series)}'/></svg>")
 
 
 def swatch(cluster: int) -> str:

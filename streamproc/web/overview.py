@@ -21,7 +21,8 @@ from streamproc.app import app
 from streamproc import stats
 from streamproc.runtime import runtime
 from streamproc.web.clusters import ClusterSummary
-from streamproc.web.html import artists_text, esc, feature_chart, format_time, page, scatter, source_badge, swatch, user_href
+from streamproc.web.html import (artists_text, esc, feature_chart, format_time, page, rate_chart, scatter, source_badge,
+                                 swatch, user_href)
 from streamproc.web.openapi import SPEC
 from streamproc.web.search import search
 from streamproc.web.users import MAX_USER_ID, user_view
@@ -72,6 +73,7 @@ async def home(web: View, request: Request) -> Response:
     model = state["model"]
     stream = state.get("stream") or {}
     latency = stream.get("latency_ms") or {}
+    hits = stream.get("hit_rate") or {}
     counters = [
         ("events_per_second", "events/s", stream.get("events_per_second", "–")),
         ("users", "users", f"{state['users']:,}"),
@@ -81,6 +83,8 @@ async def home(web: View, request: Request) -> Response:
         ("lag", "lag (messages)", f"{_total(stream['lag']):,}" if "lag" in stream else "–"),
         ("latency", "latency p50 / p99",
          f"{_ms(latency['p50'])} / {_ms(latency['p99'])}" if latency.get("p50") is not None else "–"),
+        ("hit_rate", "hit rate: last minute / since start",
+         f"{_percent(hits.get('last_minute'))} / {_percent(hits.get('since_start'))}"),
     ]
     boxes = "".join(
         f"<div class='counter'><b id='{key}'>{esc(value)}</b>{esc(label)}</div>" for key, label, value in counters
@@ -94,7 +98,11 @@ async def home(web: View, request: Request) -> Response:
         f"<tr><th>trained on</th><td id='trained_on'>{model['users']:,} users × {model['items']:,} items{fit}"
         "</td></tr>"
         f"<tr><th>audio-feature clusters</th><td id='clusters'>{state['clusters']}</td></tr>"
-        "</table><p class='muted' id='refreshed'>served by the worker; refreshing every 2 s</p>"
+        "</table><h2>Live hit rate</h2>"
+        f"{rate_chart(hits.get('series') or [])}"
+        "<p class='muted'>the share of plays, likes and playlist-adds whose track was on the listener's latest "
+        "list when they came, per 10 s over the last half hour (0 to 100%)</p>"
+        "<p class='muted' id='refreshed'>served by the worker; refreshing every 2 s</p>"
         "<p>Find a user or a track with the box above, or see the <a href='/clusters/'>clusters</a>.</p>"
     )
     return web.html(page("Overview", body, script=HOME_SCRIPT))
@@ -103,6 +111,11 @@ async def home(web: View, request: Request) -> Response:
 def _ms(value: float) -> str:
     """Return a latency in milliseconds as ``120 ms`` or, from a second up, ``1.5 s``."""
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
+
+
+def _percent(share: float | None) -> str:
+    """Return a share as ``12.5%``, or a dash when there is none yet."""
+    return "–" if share is None else f"{share * 100:.1f}%"
 
 
 def _total(value: Any) -> int:
@@ -116,6 +129,7 @@ HOME_SCRIPT = """
 const $ = id => document.getElementById(id), fmt = n => Number(n).toLocaleString('en');
 const total = v => typeof v === 'number' ? v : v && typeof v === 'object'
   ? Object.values(v).reduce((a, b) => a + total(b), 0) : 0;
+const pct = v => v == null ? '–' : (v * 100).toFixed(1) + '%';
 const ms = v => v < 1000 ? Math.round(v) + ' ms' : (v / 1000).toFixed(1) + ' s';
 const utc = t => t ? new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : 'not yet';
 let previous = null, refreshes = 0;
@@ -132,6 +146,13 @@ async function refresh() {
     if (stream.lag) $('lag').textContent = fmt(total(stream.lag));
     const lat = stream.latency_ms;
     if (lat && lat.p50 != null) $('latency').textContent = ms(lat.p50) + ' / ' + ms(lat.p99);
+    const hits = stream.hit_rate;
+    if (hits) {
+      $('hit_rate').textContent = pct(hits.last_minute) + ' / ' + pct(hits.since_start);
+      const step = 360 / Math.max(hits.series.length - 1, 1);
+      $('hit_rate_line').setAttribute('points', hits.series.map((b, i) => b.rate == null ? null
+        : Math.round(i * step) + ',' + Math.round(60 * (1 - b.rate))).filter(p => p).join(' '));
+    }
     $('model_version').textContent = m.version;
     $('trained_at').textContent = utc(m.trained_at);
     $('trained_on').textContent = fmt(m.users) + ' users × ' + fmt(m.items) + ' items'

@@ -6,7 +6,10 @@ import json
 
 from agents.catalog import process_tracks
 from agents.listens import process_listens
+from streamproc.hit_rate import HitRate
+from streamproc.owned_users import Sent
 from streamproc.runtime import runtime
+from streamproc.stats import stats
 from tables.user_state import FIRST_SNAPSHOT_EVENTS, PartitionState
 from tests.functional.conftest import settle
 from tests.trained import install_trained
@@ -38,7 +41,8 @@ async def test_listens_build_history_and_a_list_of_unplayed_items(sent):
     assert len(items) == len(set(items)) == 10
     assert not {"t0", "t1"} & set(items)
     assert call.kwargs["key"] == b"u1" and value["model"]["version"] == 1
-    assert runtime.owned.latest["u1"] == (call.kwargs["value"], 1)
+    assert runtime.owned.latest["u1"][:2] == (call.kwargs["value"], 1)
+    assert runtime.owned.latest["u1"].items == set(items)
 
 
 async def test_malformed_listens_go_to_dead_letters_with_their_reason(sent):
@@ -86,3 +90,35 @@ async def test_tracks_that_do_not_decode_are_dead_lettered(sent):
         await agent.put(b"[]", key=b"x")
         await settle(0.8)
     assert reasons(sent["dead_letters"]) == ["value is a JSON array, expected an object"]
+
+
+async def test_a_play_of_an_item_on_the_users_latest_list_counts_as_a_live_hit(sent, monkeypatch):
+    monkeypatch.setattr(stats, "hit_rate", HitRate())
+    rec = runtime.recommender
+    for i in range(12):
+        rec.catalog.upsert({"item_id": f"t{i}", "name": f"Track {i}", "artists": [f"A{i}"], "features": None})
+    install_trained(rec, {"other": {f"t{i}": 1.0 for i in range(12)}})
+    async with process_listens.test_context() as agent:
+        await agent.put(listen("u1", "t0"), key=b"u1")
+        await settle()
+        listed = [item["item_id"] for item in json.loads(sent["recommendations"].call_args.kwargs["value"])["items"]]
+        unlisted = next(f"t{i}" for i in range(1, 12) if f"t{i}" not in listed)
+        await agent.put(listen("u1", listed[0]), key=b"u1")
+        await agent.put(listen("u1", listed[1], "skip"), key=b"u1")
+        await agent.put(listen("u1", unlisted), key=b"u1")
+        await settle()
+    view = stats.hit_rate.view()
+    # t0 came before any list (a miss), listed[0] was on it (a hit), the skip is not scored, unlisted was not on it.
+    assert (view["hits"], view["listens"], view["since_start"]) == (1, 3, 0.3333)
+
+
+async def test_plays_and_skips_of_exploration_picks_tell_the_bandit(sent, monkeypatch):
+    judged = []
+    monkeypatch.setattr(runtime.recommender, "judge_exploration", lambda item, played: judged.append((item, played)))
+    runtime.owned.latest["u1"] = Sent(b"{}", 0, frozenset({"x1", "x2", "t5"}), frozenset({"x1", "x2"}))
+    async with process_listens.test_context() as agent:
+        await agent.put(listen("u1", "x1"), key=b"u1")
+        await agent.put(listen("u1", "x2", "skip"), key=b"u1")
+        await agent.put(listen("u1", "t5"), key=b"u1")
+        await settle()
+    assert judged == [("x1", True), ("x2", False)]

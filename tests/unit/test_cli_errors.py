@@ -35,6 +35,7 @@ def streamproc(*args: str, env: dict[str, str] | None = None) -> tuple[subproces
         ["replay", "catalog", "/no/such/file.csv"],
         ["replay", "simulate", "--users", "0"],
         ["evaluate", "--interactions", "/no/such/file"],
+        ["evaluate", "--stream", "--format", "tsv", "--interactions", "/no/such/file"],
     ],
 )
 def test_bad_path_or_option_is_one_line(args, tmp_path):

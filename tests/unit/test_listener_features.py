@@ -17,6 +17,7 @@ from models.explanations import top_contributions
 from streamproc.recommend import personalise, playlists
 from streamproc.recommend.recommender import Recommender
 from streamproc.recommend.training import Trainer
+from streamproc.recommend.bandit import ClusterBandit
 from streamproc.settings import Settings
 from tables.control import Control, Preferences, apply_control
 from tables.errors import InvalidMessage
@@ -212,6 +213,41 @@ def test_exploration_takes_its_share_from_clusters_the_user_never_plays(world):
     assert all(int(labels[index[i.item_id]]) not in usual for i in explored)
     assert all(i.explanation["kind"] == "exploration" for i in explored)
     assert [i.item_id for i in world.recommend("u6", h, n=20, salt="week").items] == [i.item_id for i in items]
+
+
+def test_a_skipped_recommended_item_is_gone_from_the_users_next_lists(world):
+    # A skip puts the item in the history with a negative weight: ranked lists leave out every item
+    # of the history, and the fold-in reads only positive confidences, so nothing else moves.
+    h = history(world, "u6")
+    before = world.recommend("u6", h, n=20, salt="week").items
+    skipped = next(i.item_id for i in before if not i.exploration)
+    after = world.recommend("u6", {**h, skipped: -1.0}, n=20, salt="week").items
+
+    assert skipped not in {i.item_id for i in after}
+    assert [i.item_id for i in after if not i.exploration][:5] == \
+        [i.item_id for i in before if not i.exploration and i.item_id != skipped][:5]
+
+
+def test_a_bandit_explores_the_cluster_where_explored_items_were_played_and_not_those_skipped(world):
+    h = history(world, "u6")
+    _, index, _, labels = world._content_view()
+    usual = {int(labels[index[i]]) for i in h}
+    paying, *others = sorted(set(labels.tolist()) - usual)
+    bandit = ClusterBandit()
+    for _ in range(40):
+        bandit.observe(paying, played=True)
+        for cluster in others:
+            bandit.observe(cluster, played=False)
+    world.bandit = bandit
+    try:
+        lists = [world.recommend("u6", h, n=20, salt=f"week {n}").items for n in range(5)]
+    finally:
+        world.bandit = None
+    explored = [i for items in lists for i in items if i.exploration]
+    assert len(explored) == 10
+    assert {int(labels[index[i.item_id]]) for i in explored} == {paying}
+    uniform = [i for n in range(5) for i in world.recommend("u6", h, n=20, salt=f"week {n}").items if i.exploration]
+    assert len({int(labels[index[i.item_id]]) for i in uniform}) > 1
 
 
 # Discover Weekly and emerging ------------------------------------------------------------------

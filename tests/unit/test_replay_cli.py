@@ -104,6 +104,24 @@ def test_simulate_sends_the_catalogue_then_events_and_is_seeded(replay_only, sen
     assert {value["item_id"] for topic, _, value in first if topic == LISTENS} <= tracks
 
 
+def test_simulate_tsv_writes_drifting_events_with_their_times_and_sends_nothing(replay_only, sent, tmp_path, capsys):
+    path = tmp_path / "events.tsv"
+    argv = ["simulate", "--users", "5", "--events", "400", "--tracks", "60", "--seed", "3", "--weeks", "3",
+            "--tsv", str(path)]
+    assert run(argv) == 0
+    first = path.read_text()
+    assert run(argv) == 0
+
+    assert path.read_text() == first and sent == []
+    header, *rows = [line.split("\t") for line in first.splitlines()]
+    assert header == ["user", "item", "weight", "timestamp"] and len(rows) == 400
+    stamps = [float(row[3]) for row in rows]
+    assert stamps == sorted(stamps) and 2 * 7 * 86400 < stamps[-1] - stamps[0] < 4 * 7 * 86400
+    # A skip lowers the item's confidence, as its weight says.
+    assert {float(row[2]) < 0 for row in rows} == {True, False}
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 400 events of 5 simulated listeners (seed 3) to {path}"
+
+
 def test_simulate_plays_the_tracks_of_a_catalog_file(replay_only, sent, emergify_csv):
     assert run(["simulate", "--catalog", str(emergify_csv), "--events", "100", "--limit", "20"]) == 0
 

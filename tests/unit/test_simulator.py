@@ -10,11 +10,13 @@ import pytest
 from streamproc.simulator import (
     CLUSTERS,
     EXPLORE_SHARE,
+    WEEK_S,
     Catalogue,
     Listeners,
     catalogue_from_tracks,
     generate_catalogue,
     make_listeners,
+    simulate_drifting_listens,
     simulate_listens,
 )
 from tables.exportify import read_tracks
@@ -128,3 +130,20 @@ def test_a_real_catalogue_is_played_by_popularity_and_clustered_by_features(emer
     played = np.array([plays[t.item_id] for t in tracks])
     popular = popularity >= np.quantile(popularity, 0.75)
     assert played[popular].mean() > 3 * played[~popular].mean()
+
+
+def test_drifting_listeners_leave_their_first_favourites_week_by_week(catalogue, listeners):
+    weeks = 8
+    events = list(simulate_drifting_listens(catalogue, listeners, 40_000, weeks, seed=11))
+    again = list(simulate_drifting_listens(catalogue, listeners, 2_000, weeks, seed=11))
+    cluster = {t.item_id: c for t, c in zip(catalogue.tracks, catalogue.clusters)}
+    user = {u: i for i, u in enumerate(listeners.user_ids)}
+    week = np.array([int((e.ts - events[0].ts) // WEEK_S) for e in events])
+    first_taste = np.array([listeners.taste[user[e.user_id], cluster[e.item_id]] > 0 for e in events])
+
+    assert again == list(simulate_drifting_listens(catalogue, listeners, 2_000, weeks, seed=11))
+    assert set(week.tolist()) == set(range(weeks))
+    assert all(Listen.from_bytes(e.to_bytes()) == e for e in events[:500])
+    # Week 0 plays the first taste as the plain simulator does; by the last week much less of it.
+    assert first_taste[week == 0].mean() > 1 - EXPLORE_SHARE - 0.03
+    assert first_taste[week == weeks - 1].mean() < first_taste[week == 0].mean() - 0.15
