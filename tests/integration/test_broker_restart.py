@@ -9,7 +9,7 @@ import gc
 import pytest
 
 from streamproc.kafka.broker import EmbeddedBroker, free_port
-from tests.integration.streams import Producer, Workers, send_listens, simulated, wait_for_histories, wait_until
+from streamproc.kafka.cluster import Producer, Workers, send_listens, simulated, wait_for_histories, wait_until
 
 pytestmark = pytest.mark.integration
 
