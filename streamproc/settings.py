@@ -65,6 +65,7 @@ class Settings:
     content_clusters: int = 2
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
+    epoch_check_seconds: float = 5.0
     fetch_max_wait_ms: int = 20
     producer_linger_ms: int = 5
     compression: str = "none"

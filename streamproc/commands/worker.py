@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _prepare(data_dir: Path) -> None:
-    from streamproc.kafka.epoch import broker_epoch, reconcile
+    from streamproc.kafka.epoch import broker_epoch, epoch_topic, reconcile
     from streamproc.kafka.admin import ensure_topics
     from tables.store import COMPACTED_TOPICS, model_topic, user_state_topic
     from tables.topics import INPUT_TOPICS, PLAYLISTS, DEAD_LETTERS
@@ -71,7 +71,7 @@ async def _prepare(data_dir: Path) -> None:
     await ensure_topics(bootstrap, [t for t in COMPACTED_TOPICS if t != model], settings.topic_partitions,
                         compacted=True)
     await ensure_topics(bootstrap, [model], 1, compacted=True)
-    epoch = await broker_epoch(bootstrap, f"{settings.app_id}-broker-epoch")
+    epoch = await broker_epoch(bootstrap, epoch_topic(settings.app_id))
     if reconcile(data_dir, epoch):
         print(
             f"streamproc worker: the broker has none of the state in {data_dir} (it was restarted or "

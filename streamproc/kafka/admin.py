@@ -1,14 +1,19 @@
 """Create streamproc's topics with the configured partition count before anything writes to them.
 
-Brokers auto-create a topic on its first write with their own default partition count
-(4 on the embedded broker); Faust then refuses a table co-partitioned with it. Producers and
-workers therefore create the topics first.
+Brokers auto-create a topic on its first write, or when a client asks for its metadata, with
+their own default partition count (4 on the embedded broker); Faust then refuses a table
+co-partitioned with it. Producers and workers therefore create the topics first. A topic that
+exists with another partition count but holds no record was auto-created so (after a broker
+restart, by a running worker's own clients asking about it before the worker restarted, see
+:mod:`agents.broker_epoch`): it is deleted and created again, as nothing in it can be lost. One
+that holds records is left as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -16,12 +21,22 @@ from streamproc.kafka.clients import REQUEST_TIMEOUT_MS, start_client
 
 
 async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, compacted: bool = False) -> None:
-    """Create each topic of ``names`` that does not exist yet, with ``partitions`` partitions."""
+    """Create each topic of ``names`` that does not exist yet, or exists empty with another partition
+    count, with ``partitions`` partitions."""
+    names = list(names)
     configs = {"cleanup.policy": "compact"} if compacted else {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
     await start_client(admin, bootstrap)
     try:
         existing = set(await admin.list_topics())
+        present = [name for name in names if name in existing]
+        # Never with an empty list: aiokafka then describes every topic on the broker.
+        described = await admin.describe_topics(present) if present else []
+        empty = await _empty(bootstrap, {t["topic"]: len(t["partitions"]) for t in described
+                                         if t["topic"] in present and len(t["partitions"]) != partitions})
+        if empty:
+            await admin.delete_topics(empty)
+            existing -= set(empty)
         missing = [NewTopic(name, partitions, 1, topic_configs=configs) for name in names if name not in existing]
         if missing:
             try:
@@ -30,3 +45,18 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, c
                 pass
     finally:
         await admin.close()
+
+
+async def _empty(bootstrap: str, partitions: dict[str, int]) -> list[str]:
+    """Return the topics of ``partitions`` (topic → its partition count) that hold no record."""
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await start_client(consumer, bootstrap)
+    try:
+        # ListOffsets may answer short of the true end on the embedded broker, but never 0 for a
+        # partition that holds a record (FAUST_ON_TANSU.md).
+        ends = await consumer.end_offsets([TopicPartition(t, p) for t, n in partitions.items() for p in range(n)])
+    finally:
+        await consumer.stop()
+    return [topic for topic in partitions if not any(end for tp, end in ends.items() if tp.topic == topic)]

@@ -1,22 +1,42 @@
-"""A worker with state; the memory-only broker restarted (so empty); the worker restarted with the
+"""A worker with state; the memory-only broker restarted (so empty). A worker restarted with the
 same data directory must start, discarding its stale RocksDB state (``streamproc.kafka.epoch``)
-instead of stopping with Faust's ConsistencyError, and process new events."""
+instead of stopping with Faust's ConsistencyError, and process new events; a worker that keeps
+running must notice the broker's new life, say so once, restart itself in place
+(``agents.broker_epoch``) and process new events with no manual restart."""
 
 from __future__ import annotations
 
 import gc
+from collections import Counter
+import time
 
 import pytest
 
 from streamproc.kafka.broker import EmbeddedBroker, free_port
-from tests.integration.streams import Producer, Workers, send_listens, simulated, wait_for_histories, wait_until
+from streamproc.kafka.cluster import Producer, Workers, owned, send_listens, simulated, wait_for_histories, wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def events_seen(worker) -> int:
-    status, body = worker.get_json("/api/stats/")
+    """Return the events the worker counts (-1 while its web view does not answer)."""
+    try:
+        status, body = worker.get_json("/api/stats/")
+    except OSError:
+        return -1
     return body["events"] if status == 200 else -1
+
+
+def send_and_count(broker, workers, worker, listens) -> Counter:
+    """Send ``listens``, require every user's history and the worker's count to be exactly theirs;
+    return events per user."""
+    producer = Producer(broker.bootstrap)
+    sent = send_listens(producer, listens)
+    producer.flush()
+    totals = wait_for_histories(workers, sent, timeout_s=60)
+    assert {user: totals.get(user) for user in sent} == dict(sent)
+    wait_until(lambda: events_seen(worker) == len(listens), 30, "the worker counts only new events")
+    return sent
 
 
 def test_worker_restarts_with_stale_state_after_the_broker_lost_everything(tmp_path):
@@ -44,15 +64,51 @@ def test_worker_restarts_with_stale_state_after_the_broker_lost_everything(tmp_p
             worker = workers.start("w1")
             assert b"discarded it" in worker.log_path.read_bytes()
             assert b"ConsistencyError" not in worker.log_path.read_bytes()
-            producer = Producer(broker.bootstrap)
-            sent = send_listens(producer, after)
-            producer.flush()
-            totals = wait_for_histories(workers, sent, timeout_s=60)
-            assert {user: totals.get(user) for user in sent} == dict(sent)
-            wait_until(lambda: events_seen(worker) == len(after), 30, "the worker counts only new events")
+            sent = send_and_count(broker, workers, worker, after)
             status, body = worker.get_json(f"/api/users/{after[0].user_id}/")
             assert status == 200 and body["events"] == sent[after[0].user_id]
             assert worker.process.poll() is None
+
+
+NEW_LIFE = b"the broker is in a new life"
+
+
+def test_a_running_worker_notices_the_broker_restarted_and_goes_on_with_new_events(tmp_path):
+    port = free_port()
+    before = simulated(n_users=40, n_events=800, seed=5)
+    after = simulated(n_users=30, n_events=500, seed=6)
+    broker = EmbeddedBroker(port=port).start()
+    try:
+        with Workers(broker.bootstrap, tmp_path) as workers:
+            worker = workers.start("w1")
+            producer = Producer(broker.bootstrap)
+            send_listens(producer, before)
+            producer.flush()
+            wait_until(lambda: events_seen(worker) == len(before), 60, "the worker took every event")
+            # Closed before the new broker starts, or it would auto-create `listens` there (see above).
+            del producer
+            gc.collect()
+            pid = worker.process.pid
+
+            broker.stop()
+            broker = EmbeddedBroker(port=port).start()
+            restarted = time.monotonic()
+            noticed = wait_until(lambda: NEW_LIFE in worker.log_path.read_bytes(), 60,
+                                 "the worker noticed the broker's new life")
+            # Its state was of the old life: no event counted, every partition owned again.
+            recovered = wait_until(lambda: events_seen(worker) == 0 and owned(worker) == set(range(8)), 90,
+                                   "the worker restarted in place and owns every partition")
+            print(f"broker restart: noticed after {noticed:.1f} s, every partition owned again "
+                  f"{time.monotonic() - restarted:.1f} s after the new broker started ({recovered:.1f} s later)")
+
+            send_and_count(broker, workers, worker, after)
+            print(f"broker restart: every new event reflected {time.monotonic() - restarted:.1f} s after it")
+            log = worker.log_path.read_bytes()
+            assert log.count(NEW_LIFE) == 1
+            assert b"ConsistencyError" not in log and b"PartitionsMismatch" not in log
+            assert worker.process.pid == pid and worker.process.poll() is None
+    finally:
+        broker.stop()
 
 
 def test_table_recovery_gets_the_true_end_of_a_partition_not_listoffsets(broker):

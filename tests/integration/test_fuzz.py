@@ -17,7 +17,7 @@ import pytest
 
 from streamproc.kafka.processes import TopicReader
 from tables.topics import DEAD_LETTERS
-from tests.integration.streams import Producer, Workers, simulated, wait_for_histories, wait_until
+from streamproc.kafka.cluster import Producer, Workers, simulated, wait_for_histories, wait_until
 
 pytestmark = pytest.mark.integration
 SEED = 20261123

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration.streams import Producer, send_listens, simulated, stream_stats, wait_until
+from streamproc.kafka.cluster import Producer, send_listens, simulated, stream_stats, wait_until
 
 pytestmark = pytest.mark.integration
 

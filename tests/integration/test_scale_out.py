@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.integration.streams import (
+from streamproc.kafka.cluster import (
     Producer,
     Workers,
     owned,

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.integration.streams import Producer, Workers, held_users, owned, send_listens, simulated, stream_stats, wait_until
+from streamproc.kafka.cluster import Producer, Workers, held_users, owned, send_listens, simulated, stream_stats, wait_until
 
 pytestmark = pytest.mark.integration
 PARTITIONS = set(range(8))

@@ -1,5 +1,7 @@
-"""Helpers of the scale-out, fuzz and broker-restart tests: a librdkafka producer that records where
-each message landed, every worker's users read back from its web view, and waiting on the workers' stats.
+"""Drive workers of one app on one broker from outside, as the fault tests and the soak do: a
+librdkafka producer that records where each message landed, every worker's users read back from its
+web view, and waiting on the workers' stats. Shipped in the package beside
+:mod:`streamproc.kafka.processes`, so that ``bench/`` and ``tests/`` share one copy.
 
 The producer partitions keys with murmur2, as Java clients, aiokafka and Faust's web routing do
 (librdkafka's own default, CRC32, would put users in partitions Faust's router does not expect).
