@@ -6,7 +6,9 @@ meanwhile, :mod:`agents.partitions`). An event at or below the partition's appli
 redelivery after a crash and counts once. Every user whose history changed gets one new list
 per batch, and each applied play, like or playlist-add counts towards the live hit rate
 (:mod:`streamproc.hit_rate`) by whether its item was on the user's latest list; an event on an
-exploration pick of that list tells the exploration bandit, when exploring by one; then each partition whose events since its last snapshot pay for a new one writes it
+exploration pick of that list tells the exploration bandit, when exploring by one (a redelivery
+counts for neither); then each partition whose events since its last snapshot pay for a new one
+writes it
 (:meth:`tables.user_state.PartitionState.snapshot_due`), so what an event costs the broker does
 not grow with the history; a timer also snapshots a partition whose oldest unsaved event is older
 than ``STREAMPROC_SNAPSHOT_MAX_AGE_SECONDS``, so ``listens`` need only be retained that long.
@@ -62,14 +64,14 @@ async def process_listens(stream: StreamT) -> None:
                 state.skip(message.offset)
                 await send_dead_letter(event, str(exc))
                 continue
-            shown = runtime.owned.shown(listen.user_id, listen.item_id)
-            if runtime.owned.explored(listen.user_id, listen.item_id):
-                runtime.recommender.judge_exploration(listen.item_id, WEIGHTS[listen.event] > 0)
             if state.apply(listen.user_id, listen.item_id, listen.event, listen.count, message.offset):
                 changed[listen.user_id] = event
-                if WEIGHTS[listen.event] > 0:
+                played = WEIGHTS[listen.event] > 0
+                if runtime.owned.explored(listen.user_id, listen.item_id):
+                    runtime.recommender.judge_exploration(listen.item_id, played)
+                if played:
                     scored += 1
-                    hits += shown
+                    hits += runtime.owned.shown(listen.user_id, listen.item_id)
         stats.hit_rate.record(hits, scored)
         await publish_recommendations(changed)
         snapshot_due(touched)

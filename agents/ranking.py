@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 
 from faust.types import EventT
 
@@ -56,21 +55,15 @@ async def send_held_lists() -> None:
 
 async def send_lists(due: dict[str, float]) -> None:
     """Rank and send the list of each user in ``due`` (user → the produce time its list reports) still owned."""
-    owned = [user_id for user_id in due if runtime.owned.find(user_id) is not None]
+    owned = [(user_id, history) for user_id in due if (history := runtime.owned.history(user_id)) is not None]
     latencies = []
     for start in range(0, len(owned), SLICE):
-        for recommendation in rank(owned[start:start + SLICE]):
+        for recommendation in runtime.recommender.recommend_many(owned[start:start + SLICE]):
             produced_at = due[recommendation.user_id]
             send(recommendation, produced_at)
             latencies.append(time.time() - produced_at)
         await asyncio.sleep(0)
     stats.record_latencies(latencies)
-
-
-def rank(user_ids: Sequence[str]) -> list[Recommendation]:
-    """Return the lists of ``user_ids`` (owned users) ranked together with the installed model."""
-    owned = runtime.owned
-    return runtime.recommender.recommend_many([(user_id, owned.history(user_id) or {}) for user_id in user_ids])
 
 
 def send(recommendation: Recommendation, event_ts: float | None) -> bytes:
@@ -103,7 +96,7 @@ async def refresh_owned_users(version: int) -> int:
             stale = [user_id for user_id in user_ids[start:start + SLICE]
                      if user_id in state.users and (user_id not in runtime.owned.latest
                                                        or runtime.owned.latest[user_id].version < version)]
-            for recommendation in rank(stale):
+            for recommendation in runtime.recommender.recommend_many([(u, state.history(u)) for u in stale]):
                 send(recommendation, None)
             refreshed += len(stale)
             # Rest in proportion, so that new events, not old lists, get most of the worker.
