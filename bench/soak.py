@@ -28,9 +28,8 @@ from pathlib import Path
 
 from bench.results import markdown_table, write_section
 from streamproc.kafka.broker import EmbeddedBroker, free_port
-from streamproc.kafka.cluster import Producer, Workers, owned, send_listens, simulated, wait_for_histories, wait_until
-from streamproc.kafka.processes import WorkerProcess
-from streamproc.settings import settings
+from streamproc.kafka.cluster import (Producer, Workers, send_listens, simulated, split, stream_stats,
+                                      wait_for_histories, wait_until)
 
 SECTION, TITLE = "soak", "Repeated faults: SIGKILL and restart of a worker, every round"
 WORKERS = ("w1", "w2")
@@ -53,11 +52,13 @@ class Soak:
 
 @dataclasses.dataclass
 class Round:
-    """What one round saw: the worker killed and when, how long until every partition moved on again,
-    and the events held short (lost) and over (doubled), with the users concerned."""
+    """What one round saw: the worker killed (and whether it was the trainer) and when, how long until
+    every partition moved on again, and the events held short (lost) and over (doubled), with the users
+    concerned."""
 
     number: int
     killed: str
+    was_trainer: bool
     kill_at_s: float
     resume_s: float | None
     events: int
@@ -125,7 +126,9 @@ def play_round(number: int, workers: Workers, producer: Producer, listens: list,
     victim = rng.choice(WORKERS)
     sender.start()
     time.sleep(kill_at)
-    next(w for w in workers.running() if w.data_dir.name == victim).kill()
+    target = next(w for w in workers.running() if w.data_dir.name == victim)
+    was_trainer = stream_stats(target).get("trainer") is not None
+    target.kill()
     killed = time.monotonic()
     marks = log_ends(producer)
     restarted = workers.start(victim, wait=False)
@@ -136,7 +139,7 @@ def play_round(number: int, workers: Workers, producer: Producer, listens: list,
     restarted.wait_ready()
     held = wait_for_histories(workers, sent, SETTLE_TIMEOUT_S)
     lost, doubled, short, over = compare(sent, held)
-    return Round(number, victim, kill_at, resume, sum(sent.values()), lost, doubled, short, over)
+    return Round(number, victim, was_trainer, kill_at, resume, sum(sent.values()), lost, doubled, short, over)
 
 
 def run(bootstrap: str, root: Path, soak: Soak, report: Callable[[Round], None] | None = None) -> list[Round]:
@@ -159,16 +162,10 @@ def run(bootstrap: str, root: Path, soak: Soak, report: Callable[[Round], None] 
     return rounds
 
 
-def split(workers: list[WorkerProcess]) -> bool:
-    """Return True when each worker owns some ``listens`` partitions and together exactly all of them."""
-    sets = [owned(w) for w in workers]
-    return all(sets) and sum(map(len, sets)) == len(set().union(*sets)) == settings.topic_partitions
-
-
 def rounds_table(rounds: list[Round]) -> str:
     """Return one row per round and a last row summing the soak up (the worst of each column: a round's
     lost and doubled count every event so far)."""
-    rows = [[r.number, r.killed, f"{r.kill_at_s:.1f}", _seconds(r.resume_s), f"{r.events:,}", r.lost, r.doubled,
+    rows = [[r.number, r.killed + (" (trainer)" if r.was_trainer else ""), f"{r.kill_at_s:.1f}", _seconds(r.resume_s), f"{r.events:,}", r.lost, r.doubled,
              ", ".join(r.users_short[:5] + r.users_over[:5]) or "-"] for r in rounds]
     resumes = [r.resume_s for r in rounds]
     worst = None if None in resumes else max(resumes, default=None)
@@ -200,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="streamproc-soak-"))
 
     def report(r: Round) -> None:
-        print(f"round {r.number}: killed {r.killed} at {r.kill_at_s:.1f} s, resumed after {_seconds(r.resume_s)} s, "
+        print(f"round {r.number}: killed {r.killed}{' (trainer)' if r.was_trainer else ''} at {r.kill_at_s:.1f} s, resumed after {_seconds(r.resume_s)} s, "
               f"{r.events:,} events, lost {r.lost}, doubled {r.doubled}", file=sys.stderr, flush=True)
 
     with EmbeddedBroker(port=free_port()) as broker:
@@ -210,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         body = (f"One broker and two workers with the default settings for the whole soak; each round sends "
                 f"{soak.events:,} simulated events of {soak.users:,} users at {soak.rate:g} a second, and "
-                "SIGKILLs one of the workers (seeded) at a random moment of it, then starts it again at once "
+                "SIGKILLs one of the workers (seeded; \"(trainer)\": it was the leader, training) at a random moment of it, then starts it again at once "
                 "on the same data directory. Lost and doubled: events each user's count, as the workers hold "
                 "it, is short of or over what was produced, once the round settled. Resumed after: from the "
                 "kill until every partition is applied past where it stood at the kill. Worker logs are in "

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from streamproc.kafka.processes import WorkerProcess
+from streamproc.settings import settings
 from streamproc.simulator import generate_catalogue, make_listeners, simulate_listens
 from tables.listen import Listen
 
@@ -128,6 +129,12 @@ def stream_stats(worker: WorkerProcess) -> dict[str, Any]:
 def owned(worker: WorkerProcess, topic: str = "listens") -> set[int]:
     """Return the partitions of ``topic`` the worker owns now."""
     return set(stream_stats(worker).get("assigned", {}).get(topic, []))
+
+
+def split(workers: list[WorkerProcess]) -> bool:
+    """Return True when each of ``workers`` owns some ``listens`` partitions and together exactly all of them."""
+    sets = [owned(w) for w in workers]
+    return all(sets) and sum(map(len, sets)) == len(set().union(*sets)) == settings.topic_partitions
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from streamproc.kafka.broker import EmbeddedBroker, free_port
-from streamproc.kafka.cluster import Producer, Workers, owned, send_listens, simulated, wait_for_histories, wait_until
+from streamproc.kafka.cluster import (Producer, Workers, send_listens, simulated, split, wait_for_histories,
+                                      wait_until)
 
 pytestmark = pytest.mark.integration
 
@@ -27,15 +28,15 @@ def events_seen(worker) -> int:
     return body["events"] if status == 200 else -1
 
 
-def send_and_count(broker, workers, worker, listens) -> Counter:
-    """Send ``listens``, require every user's history and the worker's count to be exactly theirs;
-    return events per user."""
+def send_and_count(broker, workers, running, listens) -> Counter:
+    """Send ``listens``, require every user's history and the ``running`` workers' summed count to be
+    exactly theirs; return events per user."""
     producer = Producer(broker.bootstrap)
     sent = send_listens(producer, listens)
     producer.flush()
     totals = wait_for_histories(workers, sent, timeout_s=60)
     assert {user: totals.get(user) for user in sent} == dict(sent)
-    wait_until(lambda: events_seen(worker) == len(listens), 30, "the worker counts only new events")
+    wait_until(lambda: sum(map(events_seen, running)) == len(listens), 30, "the workers count only new events")
     return sent
 
 
@@ -64,7 +65,7 @@ def test_worker_restarts_with_stale_state_after_the_broker_lost_everything(tmp_p
             worker = workers.start("w1")
             assert b"discarded it" in worker.log_path.read_bytes()
             assert b"ConsistencyError" not in worker.log_path.read_bytes()
-            sent = send_and_count(broker, workers, worker, after)
+            sent = send_and_count(broker, workers, [worker], after)
             status, body = worker.get_json(f"/api/users/{after[0].user_id}/")
             assert status == 200 and body["events"] == sent[after[0].user_id]
             assert worker.process.poll() is None
@@ -73,40 +74,42 @@ def test_worker_restarts_with_stale_state_after_the_broker_lost_everything(tmp_p
 NEW_LIFE = b"the broker is in a new life"
 
 
-def test_a_running_worker_notices_the_broker_restarted_and_goes_on_with_new_events(tmp_path):
+@pytest.mark.parametrize("names", [("w1",), ("w1", "w2")], ids=["one worker", "two workers"])
+def test_running_workers_notice_the_broker_restarted_and_go_on_with_new_events(tmp_path, names):
     port = free_port()
     before = simulated(n_users=40, n_events=800, seed=5)
     after = simulated(n_users=30, n_events=500, seed=6)
     broker = EmbeddedBroker(port=port).start()
     try:
         with Workers(broker.bootstrap, tmp_path) as workers:
-            worker = workers.start("w1")
+            running = [workers.start(name) for name in names]
             producer = Producer(broker.bootstrap)
             send_listens(producer, before)
             producer.flush()
-            wait_until(lambda: events_seen(worker) == len(before), 60, "the worker took every event")
+            wait_until(lambda: sum(map(events_seen, running)) == len(before), 60, "the workers took every event")
             # Closed before the new broker starts, or it would auto-create `listens` there (see above).
             del producer
             gc.collect()
-            pid = worker.process.pid
+            pids = [worker.process.pid for worker in running]
 
             broker.stop()
             broker = EmbeddedBroker(port=port).start()
             restarted = time.monotonic()
-            noticed = wait_until(lambda: NEW_LIFE in worker.log_path.read_bytes(), 60,
-                                 "the worker noticed the broker's new life")
-            # Its state was of the old life: no event counted, every partition owned again.
-            recovered = wait_until(lambda: events_seen(worker) == 0 and owned(worker) == set(range(8)), 90,
-                                   "the worker restarted in place and owns every partition")
-            print(f"broker restart: noticed after {noticed:.1f} s, every partition owned again "
-                  f"{time.monotonic() - restarted:.1f} s after the new broker started ({recovered:.1f} s later)")
+            noticed = wait_until(lambda: all(NEW_LIFE in w.log_path.read_bytes() for w in running), 60,
+                                 "every worker noticed the broker's new life")
+            # Their state was of the old life: no event counted, every partition owned again, once.
+            recovered = wait_until(lambda: all(events_seen(w) == 0 for w in running) and split(running), 90,
+                                   "the workers restarted in place and own every partition between them")
+            print(f"broker restart, {len(names)} worker(s): noticed after {noticed:.1f} s, every partition owned "
+                  f"again {time.monotonic() - restarted:.1f} s after the new broker started ({recovered:.1f} s later)")
 
-            send_and_count(broker, workers, worker, after)
+            send_and_count(broker, workers, running, after)
             print(f"broker restart: every new event reflected {time.monotonic() - restarted:.1f} s after it")
-            log = worker.log_path.read_bytes()
-            assert log.count(NEW_LIFE) == 1
-            assert b"ConsistencyError" not in log and b"PartitionsMismatch" not in log
-            assert worker.process.pid == pid and worker.process.poll() is None
+            for worker in running:
+                log = worker.log_path.read_bytes()
+                assert log.count(NEW_LIFE) == 1
+                assert b"ConsistencyError" not in log and b"PartitionsMismatch" not in log
+            assert [w.process.pid for w in running] == pids and all(w.process.poll() is None for w in running)
     finally:
         broker.stop()
 
