@@ -60,16 +60,16 @@ def run(args: argparse.Namespace) -> int:
 
 async def _prepare(data_dir: Path) -> None:
     from streamproc.kafka.epoch import broker_epoch, epoch_topic, reconcile
-    from streamproc.kafka.admin import ensure_topics
+    from streamproc.kafka.admin import ensure_shared_topics, ensure_topics
     from tables.store import COMPACTED_TOPICS, model_topic, user_state_topic
-    from tables.topics import INPUT_TOPICS, PLAYLISTS, DEAD_LETTERS
+    from tables.topics import RECOMMENDATIONS
 
     bootstrap = settings.bootstrap_servers()
-    await ensure_topics(bootstrap, [*INPUT_TOPICS, DEAD_LETTERS, PLAYLISTS, user_state_topic.get_topic_name()],
-                        settings.topic_partitions)
+    await ensure_shared_topics(bootstrap, settings.topic_partitions)
+    await ensure_topics(bootstrap, [user_state_topic.get_topic_name()], settings.topic_partitions)
     model = model_topic.get_topic_name()
-    await ensure_topics(bootstrap, [t for t in COMPACTED_TOPICS if t != model], settings.topic_partitions,
-                        compacted=True)
+    await ensure_topics(bootstrap, [t for t in COMPACTED_TOPICS if t not in (model, RECOMMENDATIONS)],
+                        settings.topic_partitions, compacted=True)
     await ensure_topics(bootstrap, [model], 1, compacted=True)
     epoch = await broker_epoch(bootstrap, epoch_topic(settings.app_id))
     if reconcile(data_dir, epoch):

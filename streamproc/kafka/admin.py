@@ -2,7 +2,8 @@
 
 Brokers auto-create a topic on its first write, or when a client asks for its metadata, with
 their own default partition count (4 on the embedded broker); Faust then refuses a table
-co-partitioned with it. Producers and workers therefore create the topics first. A topic that
+co-partitioned with it. Producers, workers and the embedded broker at its start
+(:func:`ensure_shared_topics`) therefore create the topics first. A topic that
 exists with another partition count but holds no record was auto-created so (after a broker
 restart, by a running worker's own clients asking about it before the worker restarted, see
 :mod:`agents.broker_epoch`): it is deleted and created again, as nothing in it can be lost. One
@@ -18,6 +19,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streamproc.kafka.clients import REQUEST_TIMEOUT_MS, start_client
+from tables.topics import DEAD_LETTERS, INPUT_TOPICS, PLAYLISTS, RECOMMENDATIONS
+
+
+async def ensure_shared_topics(bootstrap: str, partitions: int) -> None:
+    """Create the topics every streamproc app shares (inputs, dead letters, playlists, the compacted
+    recommendations) with ``partitions`` partitions, unless they exist with records."""
+    await ensure_topics(bootstrap, [*INPUT_TOPICS, DEAD_LETTERS, PLAYLISTS], partitions)
+    await ensure_topics(bootstrap, [RECOMMENDATIONS], partitions, compacted=True)
 
 
 async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, compacted: bool = False) -> None:

@@ -4,10 +4,17 @@
 development and demos; tests and benchmarks use :class:`EmbeddedBroker` directly. Production runs Apache Kafka instead
 (see docker-compose.yml): this broker keeps every topic in memory and loses them all
 when it stops.
+
+Every life of the broker starts with streamproc's shared topics created at the configured partition
+count (:func:`streamproc.kafka.admin.ensure_shared_topics`): a producer still running from the last
+life, or any client, would otherwise make it auto-create ``listens`` with its own 4 partitions the
+moment it writes, before a worker is back to create it with 8, and a topic holding events cannot be
+made again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import tempfile
@@ -15,7 +22,9 @@ import time
 from types import TracebackType
 
 from streamproc.errors import CommandError
+from streamproc.kafka.admin import ensure_shared_topics
 from streamproc.kafka.processes import stop_process
+from streamproc.settings import settings
 
 READY_TIMEOUT_S = 15.0
 
@@ -28,9 +37,10 @@ class EmbeddedBroker:
     True
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9092) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 9092, partitions: int = settings.topic_partitions) -> None:
         self.host = host
         self.port = port
+        self.partitions = partitions
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -39,7 +49,7 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> "EmbeddedBroker":
-        """Start the broker and return once it answers Kafka requests."""
+        """Start the broker and return once it answers Kafka requests and holds the shared topics."""
         if port_in_use(self.host, self.port):
             raise CommandError(f"port {self.bootstrap} is already in use; choose another with --port")
         url = f"tcp://{self.host}:{self.port}"
@@ -52,6 +62,7 @@ class EmbeddedBroker:
             stderr=self._log,
         )
         self._wait_ready(timeout)
+        asyncio.run(ensure_shared_topics(self.bootstrap, self.partitions))
         return self
 
     def stop(self) -> None:
