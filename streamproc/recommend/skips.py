@@ -50,9 +50,12 @@ def lowered(item_ids: Sequence[str], scores: np.ndarray, skips: Mapping[str, int
     (['b', 'a', 'c', 'd'], [3.0, 2.0, 1.0, 0.0])
     """
     scores = np.asarray(scores, dtype=np.float64)
+    # Most lists hold none of the user's skipped items: a set test, not an array, tells.
+    if penalty <= 0 or skips.keys().isdisjoint(item_ids):
+        return list(item_ids), scores
     counts = np.fromiter(map(skips.get, item_ids, repeat(0)), np.int64, len(item_ids))
     finite = np.isfinite(scores)
-    if penalty <= 0 or not (counts > 0).any() or not finite.any():
+    if not finite.any():
         return list(item_ids), scores
     lowest = scores[finite].min()
     scores = np.where((counts > 0) & finite, lowest + (scores - lowest) * (1.0 - penalty) ** counts, scores)
