@@ -63,9 +63,10 @@ async def handle_control(event: EventT, changed: dict[str, EventT]) -> None:
     if control.action == "forget":
         await forget(event, user_id, changed)
     elif control.action == "playlist":
-        history = runtime.owned.partitions[event.message.partition].history(user_id) or {}
+        state = runtime.owned.partitions[event.message.partition]
         message, record = next_playlist(
-            runtime.recommender, user_id, history, control.kind, user_playlists.get(user_id), tz=ZONE,
+            runtime.recommender, user_id, state.history(user_id) or {}, control.kind, user_playlists.get(user_id),
+            tz=ZONE, skipped=state.skips(user_id),
         )
         with under_event(event):
             user_playlists[user_id] = record

@@ -55,10 +55,13 @@ async def send_held_lists() -> None:
 
 async def send_lists(due: dict[str, float]) -> None:
     """Rank and send the list of each user in ``due`` (user → the produce time its list reports) still owned."""
-    owned = [(user_id, history) for user_id in due if (history := runtime.owned.history(user_id)) is not None]
+    states = [(user_id, state) for user_id in due if (state := runtime.owned.find(user_id)) is not None]
+    owned = [(user_id, state.history(user_id)) for user_id, state in states]
+    skipped = [state.skips(user_id) for user_id, state in states]
     latencies = []
     for start in range(0, len(owned), SLICE):
-        for recommendation in runtime.recommender.recommend_many(owned[start:start + SLICE]):
+        for recommendation in runtime.recommender.recommend_many(owned[start:start + SLICE],
+                                                                 skipped=skipped[start:start + SLICE]):
             produced_at = due[recommendation.user_id]
             send(recommendation, produced_at)
             latencies.append(time.time() - produced_at)
@@ -96,7 +99,8 @@ async def refresh_owned_users(version: int) -> int:
             stale = [user_id for user_id in user_ids[start:start + SLICE]
                      if user_id in state.users and (user_id not in runtime.owned.latest
                                                        or runtime.owned.latest[user_id].version < version)]
-            for recommendation in runtime.recommender.recommend_many([(u, state.history(u)) for u in stale]):
+            for recommendation in runtime.recommender.recommend_many([(u, state.history(u)) for u in stale],
+                                                                     skipped=[state.skips(u) for u in stale]):
                 send(recommendation, None)
             refreshed += len(stale)
             # Rest in proportion, so that new events, not old lists, get most of the worker.

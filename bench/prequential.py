@@ -8,6 +8,9 @@ content and exploration run as on a worker) and the default settings, but a dail
 baselines on the same events, and ours again with exploration by the bandit
 (:mod:`streamproc.recommend.bandit`) instead of uniformly at random. Two more runs say where the
 gap comes from: ours retrained only weekly (the fold-in alone), and the same listeners without drift.
+Two more give the main case at the ends of ``STREAMPROC_SKIP_PENALTY`` (default 0.5): 1, a skipped
+item never again (as before the setting), and 0, a skip changes no list. These listeners never see
+their lists, so a skipped item that comes back can only take a place (it is never a judged event).
 The time is that of one whole evaluation (both exploration policies included).
 """
 
@@ -63,7 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     cases = [run("daily retraining + fold-in", daily, args.events, DRIFT_P),
              run("weekly retraining + fold-in", dataclasses.replace(daily, retrain_seconds=WEEK_S,
                                                                     retrain_events=10**9), args.events, DRIFT_P),
-             run("daily retraining + fold-in, no drift", daily, args.events, 0.0)]
+             run("daily retraining + fold-in, no drift", daily, args.events, 0.0),
+             run("daily retraining + fold-in, skip penalty 1 (never again)",
+                 dataclasses.replace(daily, skip_penalty=1.0), args.events, DRIFT_P),
+             run("daily retraining + fold-in, skip penalty 0", dataclasses.replace(daily, skip_penalty=0.0),
+                 args.events, DRIFT_P)]
     body = body_of(cases, args.events)
     print(body)
     if args.write:
@@ -91,8 +98,9 @@ def body_of(cases: list[dict[str, Any]], n_events: int) -> str:
                       f"{popular:.4f}", f"{week['hit_rate@10'] - weekly:+.4f}", relative_gap(week["hit_rate@10"], weekly)])
     return (f"{USERS:,} drifting listeners, {TRACKS:,} tracks, {n_events:,} events over {WEEKS} weeks (seed {SEED}); "
             f"the first {main_case['warmup_events']:,} warm up, {main_case['events']:,} are judged (positive events "
-            f"on items new to the user). Default settings (k=64, exploration 0.1) but the retraining schedule, in "
-            f"event time. Time: the whole evaluation of the {n_events:,} events, on this machine.\n\n"
+            f"on items new to the user). Default settings (k=64, exploration 0.1, skip penalty 0.5) but the "
+            f"retraining schedule, in event time. Time: the whole evaluation of the {n_events:,} events, on this "
+            f"machine.\n\n"
             + markdown_table(["case", "ours hit@10", "weekly", "popularity", "vs weekly", "vs popularity",
                               "ours nDCG@10", "weekly nDCG@10", "retrainings", "seconds"], rows)
             + "\n\nWeek by week, daily retraining + fold-in against weekly lists:\n\n"

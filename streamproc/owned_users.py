@@ -58,6 +58,11 @@ class OwnedUsers:
         state = self.find(user_id)
         return state.history(user_id) if state is not None else None
 
+    def skips(self, user_id: str) -> dict[str, int]:
+        """Return the user's item → skips of the items they only skipped (empty when not held here)."""
+        state = self.find(user_id)
+        return state.skips(user_id) if state is not None else {}
+
     def shown(self, user_id: str, item_id: str) -> bool:
         """Return True when ``item_id`` is on the latest list sent to ``user_id``."""
         sent = self.latest.get(user_id)

@@ -42,6 +42,7 @@ class Settings:
     weight_skip: float = -1.0
     weight_like: float = 5.0
     weight_playlist_add: float = 3.0
+    skip_penalty: float = 0.5
     max_message_bytes: int = 65536
     batch_size: int = 1000
     batch_seconds: float = 0.01
@@ -130,6 +131,21 @@ class Settings:
             raise SettingsError(f"{PREFIX}EXPLORATION_POLICY={self.exploration_policy!r} is not one of "
                                 f"{', '.join(EXPLORATION_POLICIES)}")
         return self.exploration_policy == "thompson"
+
+    def penalty_per_skip(self) -> float:
+        """Return ``STREAMPROC_SKIP_PENALTY``, the share of its standing an item only skipped loses per
+        skip in that user's lists (1: never again), checked to be between 0 and 1.
+
+        >>> Settings(skip_penalty=0.25).penalty_per_skip()
+        0.25
+        >>> Settings(skip_penalty=1.5).penalty_per_skip()
+        Traceback (most recent call last):
+        ...
+        streamproc.errors.SettingsError: STREAMPROC_SKIP_PENALTY=1.5 is not between 0 and 1
+        """
+        if not 0.0 <= self.skip_penalty <= 1.0:
+            raise SettingsError(f"{PREFIX}SKIP_PENALTY={self.skip_penalty!r} is not between 0 and 1")
+        return self.skip_penalty
 
     def bootstrap_servers(self) -> str:
         """Return the broker as ``host:port`` for plain Kafka clients."""

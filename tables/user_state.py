@@ -1,7 +1,11 @@
 """The users of one ``listens`` partition, and the ``user-state`` log records that persist them.
 
-A :class:`PartitionState` holds each user's item totals and event count, and the offset of
-``listens`` it has applied through: an event at or below it is a redelivery and changes nothing.
+A :class:`PartitionState` holds each user's item totals, event count and skips (per item the user
+never played, liked or playlist-added, how many times they skipped it: :func:`add_event`), and the
+offset of ``listens`` it has applied through: an event at or below it is a redelivery and changes
+nothing. A user's record is ``[events, {item: total}, {item: skips}]``; snapshots written before
+skips were counted hold ``[events, {item: total}]`` and still load, their skips unknown (so their
+skipped items stay left out of the lists, as they were then).
 Its log (one ``{app_id}-user-state`` partition per ``listens`` partition) holds, in order:
 
 - ``snapshot`` chunks: the whole state, zlib-compressed JSON cut into ``CHUNK_BYTES`` pieces;
@@ -20,8 +24,10 @@ is older than a maximum age, so that ``listens`` need only be retained that long
 >>> state.apply("u1", "a", "play", 3, offset=5), state.apply("u1", "a", "play", 3, offset=5)
 (True, False)
 >>> restored = PartitionState.from_records(state.snapshot_records(base=-1), partition=0, weights=state.weights)
->>> restored.history("u1"), restored.events("u1"), restored.through
-({'a': 3.0}, 1, 5)
+>>> _ = state.apply("u1", "b", "skip", 1, offset=6), state.apply("u1", "a", "skip", 1, offset=7)
+>>> restored = PartitionState.from_records(state.snapshot_records(base=-1), partition=0, weights=state.weights)
+>>> restored.history("u1"), restored.skips("u1"), restored.events("u1"), restored.through
+({'a': 2.0, 'b': -1.0}, {'b': 1}, 3, 7)
 """
 
 from __future__ import annotations
@@ -46,8 +52,31 @@ class LogRecord(NamedTuple):
     offset: int = -1
 
 
+def add_event(totals: dict[str, float], skips: dict[str, int], item_id: str, weight: float, count: int) -> None:
+    """Add an event of ``weight`` (``count`` times the event's weight) on ``item_id`` to a user's ``totals``
+    and ``skips``: a negative one is ``count`` skips, counted while the user never had a positive event
+    of the item; a positive one makes the item played, its skips forgotten.
+
+    >>> totals, skips = {}, {}
+    >>> add_event(totals, skips, "a", -2.0, 2)  # two skips of a
+    >>> add_event(totals, skips, "b", 1.0, 1)
+    >>> add_event(totals, skips, "b", -1.0, 1)  # b was played: this skip counts in its total only
+    >>> totals, skips
+    ({'a': -2.0, 'b': 0.0}, {'a': 2})
+    >>> add_event(totals, skips, "a", 5.0, 1)  # a like: a is played now
+    >>> totals, skips
+    ({'a': 3.0, 'b': 0.0}, {})
+    """
+    if weight > 0:
+        skips.pop(item_id, None)
+    elif weight < 0 and (item_id not in totals or item_id in skips):
+        skips[item_id] = skips.get(item_id, 0) + count
+    totals[item_id] = totals.get(item_id, 0.0) + weight
+
+
 class PartitionState:
-    """Users of one partition: user id → [events, {item id: confidence}], applied through ``through``."""
+    """Users of one partition: user id → [events, {item id: confidence}, {item id: skips}], applied
+    through ``through``."""
 
     def __init__(self, partition: int, weights: Mapping[str, float]) -> None:
         self.partition = partition
@@ -75,9 +104,10 @@ class PartitionState:
             return False
         user = self.users.get(user_id)
         if user is None:
-            user = self.users[user_id] = [0, {}]
-        items = user[1]
-        items[item_id] = items.get(item_id, 0.0) + self.weights[event] * count
+            user = self.users[user_id] = [0, {}, {}]
+        elif len(user) == 2:  # loaded from a snapshot written before skips were counted
+            user.append({})
+        add_event(user[1], user[2], item_id, self.weights[event] * count, count)
         user[0] += 1
         if self.events_since_snapshot == 0:
             self.unsaved_since = time.monotonic()
@@ -98,6 +128,11 @@ class PartitionState:
         """Return the user's item → confidence, or None when the user has no events here."""
         user = self.users.get(user_id)
         return user[1] if user is not None else None
+
+    def skips(self, user_id: str) -> dict[str, int]:
+        """Return the user's item → skips, of the items they only ever skipped (empty when unknown)."""
+        user = self.users.get(user_id)
+        return user[2] if user is not None and len(user) > 2 else {}
 
     def events(self, user_id: str) -> int:
         """Return the events applied for the user (0 when unknown)."""

@@ -10,7 +10,8 @@ Faust), so tests call them directly.
   audio features, or popularity.
 - :func:`explore` replaces a share (epsilon) of a list with items from audio-feature clusters
   the user never listens in, marked ``exploration``: uniformly at random, or in the clusters the
-  recommender's bandit (Thompson sampling) finds pay.
+  recommender's bandit (Thompson sampling) finds pay; an item the user skipped is drawn the less
+  often, the more they skipped it (:func:`streamproc.recommend.skips.survives`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from models.explanations import top_contributions
 from models.ranking import cap_per_artist, manhattan_scores, minmax
+from streamproc.recommend.skips import survives
 from tables.control import Preferences
 from tables.recommendation import RecommendedItem
 
@@ -199,14 +201,16 @@ def _content_explanations(rec: "Recommender", history: Mapping[str, float], item
 
 def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], items: list[RecommendedItem],
             n: int, seen: Collection[str], prefs: Preferences, salt: str = "",
-            allowed: Collection[str] | None = None) -> list[RecommendedItem]:
+            allowed: Collection[str] | None = None, skipped: Mapping[str, int] | None = None) -> list[RecommendedItem]:
     """Return ``items`` with its last ``round(epsilon·n)`` places given to items from clusters the user never plays.
 
-    Only ``allowed`` items are picked, when given. Picks are seeded by ``user_id`` and ``salt``, so a list
-    is reproducible. They are drawn from ``EXPLORE_CANDIDATES`` random catalogue items per place, not
-    from a shuffle of the whole catalogue, so that a list costs the same whatever the catalogue's size;
-    a user who plays nearly every cluster may therefore get fewer exploration items. Without
-    audio-feature clusters (a catalogue with no features) the list is returned unchanged.
+    Only ``allowed`` items are picked, when given. A drawn item the user skipped (``skipped``: item →
+    skips) is kept with chance ``(1 - STREAMPROC_SKIP_PENALTY) ** skips``. Picks are seeded by
+    ``user_id`` and ``salt``, so a list is reproducible. They are drawn from ``EXPLORE_CANDIDATES``
+    random catalogue items per place, not from a shuffle of the whole catalogue, so that a list
+    costs the same whatever the catalogue's size; a user who plays nearly every cluster may
+    therefore get fewer exploration items. Without audio-feature clusters (a catalogue with no
+    features) the list is returned unchanged.
     """
     share = round(rec.settings.exploration * n)
     if share <= 0 or not rec.clusterer.is_fitted:
@@ -220,8 +224,12 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     picks = []
     for j in _explore_candidates(rec, labels, usual, ids, allowed, draw, EXPLORE_CANDIDATES * share):
         item = ids[j]
-        if (int(labels[j]) not in usual and item not in taken and item not in seen
-                and (allowed is None or item in allowed) and artist_allows(rec, item, prefs, counts)):
+        if int(labels[j]) in usual or item in taken or item in seen or (allowed is not None and item not in allowed):
+            continue
+        if skipped and not survives(skipped.get(item, 0), rec.skip_penalty, draw):
+            taken.add(item)  # one chance per list, however often it is drawn again
+            continue
+        if artist_allows(rec, item, prefs, counts):
             picks.append(RecommendedItem(item, 0.0, "content", exploration=True))
             taken.add(item)
             if len(picks) == share:

@@ -26,7 +26,7 @@ from croniter import croniter
 
 from models.content import nearest_items
 from models.ranking import blend, manhattan_scores, minmax
-from streamproc.recommend import personalise
+from streamproc.recommend import personalise, skips
 from streamproc.settings import SettingsError
 from tables.control import Preferences
 from tables.recommendation import RecommendedItem
@@ -51,12 +51,13 @@ def recent_items(record: Mapping[str, Any] | None, kind: str, now: float, days: 
 
 
 def next_playlist(rec: "Recommender", user_id: str, history: Mapping[str, float], kind: str,
-                  record: Mapping[str, Any] | None, now: float | None = None,
-                  tz: tzinfo | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                  record: Mapping[str, Any] | None, now: float | None = None, tz: tzinfo | None = None,
+                  skipped: Mapping[str, int] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return the user's playlist message of ``kind`` for the current period, and the new ``record``.
 
     The period's list when it exists already (the record unchanged); otherwise a new one, with
     none of the items of the last ``playlist_no_repeat_days``, recorded in the returned record.
+    The items the user only skipped (``skipped``: item → skips) are lowered as in their lists.
     """
     s = rec.settings
     now = time.time() if now is None else now
@@ -68,9 +69,9 @@ def next_playlist(rec: "Recommender", user_id: str, history: Mapping[str, float]
         return latest, record
     exclude = recent_items(record, kind, now, s.playlist_no_repeat_days)
     if kind == "discover":
-        items = rec.recommend(user_id, history, n=s.discover_size, exclude=exclude, salt=period).items
+        items = rec.recommend(user_id, history, n=s.discover_size, exclude=exclude, salt=period, skipped=skipped).items
     elif kind == "emerging":
-        items = emerging(rec, user_id, history, s.emerging_size, exclude=exclude, salt=period)
+        items = emerging(rec, user_id, history, s.emerging_size, exclude=exclude, salt=period, skipped=skipped)
     else:
         raise ValueError(f"kind must be discover or emerging, got {kind!r}")
     message = {
@@ -97,18 +98,23 @@ def describe(rec: "Recommender", item: RecommendedItem) -> dict[str, Any]:
 
 
 def emerging(rec: "Recommender", user_id: str, history: Mapping[str, float], n: int,
-             exclude: Collection[str] = (), salt: str = "") -> list[RecommendedItem]:
+             exclude: Collection[str] = (), salt: str = "",
+             skipped: Mapping[str, int] | None = None) -> list[RecommendedItem]:
     """Return up to ``n`` unplayed items under the popularity threshold, nearest the user's favourites.
 
     Candidates are catalogue items with a known popularity below ``emerging_popularity``. Each
     is scored by its Manhattan distance to the nearest of the user's favourites in scaled audio
     features, blended half and half (after min-max scaling) with the ALS score where the model
-    knows the user and the item; without either, by listeners. Controls and exploration apply.
+    knows the user and the item; without either, by listeners. Controls and exploration apply,
+    and the items the user only skipped (``skipped``: item → skips) are lowered (:mod:`~streamproc.recommend.skips`);
+    without ``skipped``, every item of the history is left out.
     """
     prefs = Preferences.from_state(rec.controls.get(user_id))
+    if prefs.opted_out or skipped is None:
+        skipped = {}
     if prefs.opted_out:
         history = {}
-    seen = set(history) | set(exclude)
+    seen = skips.left_out(history, skipped, rec.skip_penalty).union(exclude)
     threshold = rec.settings.emerging_popularity
     candidates = [
         item for item in rec.catalog.item_ids()
@@ -131,10 +137,14 @@ def emerging(rec: "Recommender", user_id: str, history: Mapping[str, float], n: 
         source = np.full(len(candidates), "popular")
     order = np.argsort(-scores, kind="stable")[: n * 4]
     by_source = {candidates[i]: str(source[i]) for i in order}
-    ids, kept = personalise.filter_and_rerank(rec, [candidates[i] for i in order], scores[order], n, prefs)
+    ids, ranked = [candidates[i] for i in order], scores[order]
+    if skipped:
+        ids, ranked = skips.lowered(ids, ranked, skipped, rec.skip_penalty)
+    ids, kept = personalise.filter_and_rerank(rec, ids, ranked, n, prefs)
     items = [RecommendedItem(item, float(score), by_source[item]) for item, score in zip(ids, kept)]
     if not prefs.opted_out:
-        items = personalise.explore(rec, user_id, history, items, n, seen, prefs, salt, allowed=set(candidates))
+        items = personalise.explore(rec, user_id, history, items, n, seen, prefs, salt, allowed=set(candidates),
+                                    skipped=skipped)
     return personalise.explain(rec, history, items)
 
 

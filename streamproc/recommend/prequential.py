@@ -15,7 +15,10 @@ each 7-day boundary of event time (counted from the end of the warm-up), with no
 ``popularity``, the ``k`` most played items (events of positive weight so far) the user never had.
 
 Lists are cached per user and made again only after that user's event or a new model; the lists
-that are needed before either happens are ranked together, as the ranking agent does.
+that are needed before either happens are ranked together, as the ranking agent does. An event of
+negative weight is a skip, ``weight / STREAMPROC_WEIGHT_SKIP`` of them (at least one), counted per
+user and item as the workers count them (:func:`tables.user_state.add_event`), so that skipped
+items are lowered by ``STREAMPROC_SKIP_PENALTY`` in both our lists and the weekly ones.
 
 Every listener plays a, then b, then c: the next item is certain, and a list folded in after each
 event has it first, while a list made once a week only knows the history of that moment.
@@ -45,6 +48,7 @@ from streamproc.recommend.training import Trainer
 from streamproc.settings import EXPLORATION_POLICIES, Settings
 from tables.model_bundle import PublishedModel
 from tables.track import Track
+from tables.user_state import add_event
 
 K = 10
 WEEK_S = 7 * 86_400.0
@@ -54,6 +58,7 @@ BATCH_USERS = 200
 LOOKAHEAD_EVENTS = 4000
 
 History = dict[str, float]
+Skips = dict[str, int]
 
 
 def first_events(timeline: Timeline) -> np.ndarray:
@@ -126,13 +131,15 @@ class LiveLists:
         return new > 0 and (new >= self.trainer.settings.retrain_events
                             or self.timeline.stamps[position] - at >= self.trainer.settings.retrain_seconds)
 
-    def ranked(self, position: int, user: str, histories: Mapping[str, History]) -> list[str]:
+    def ranked(self, position: int, user: str, histories: Mapping[str, History],
+               skipped: Mapping[str, Skips]) -> list[str]:
         """Return ``user``'s current list, ranking it (with the others needed soon) when stale."""
         if user not in self.lists:
             users = self._needed_from(position)
             for start in range(0, len(users), BATCH_USERS):
                 chunk = users[start:start + BATCH_USERS]
-                made = self.rec.recommend_many([(u, histories.get(u, {})) for u in chunk], self.k)
+                made = self.rec.recommend_many([(u, histories.get(u, {})) for u in chunk], self.k,
+                                               skipped=[skipped.get(u, {}) for u in chunk])
                 self.lists.update((u, [item.item_id for item in r.items]) for u, r in zip(chunk, made))
                 self.explored.update((u, [item.item_id for item in r.items if item.exploration])
                                      for u, r in zip(chunk, made))
@@ -178,14 +185,15 @@ class WeeklyLists:
         self.rec, self.trainer, self.k = rec, trainer, k
         self.lists: dict[str, list[str]] = {}
 
-    def refresh(self, model: PublishedModel, histories: Mapping[str, History]) -> None:
-        """Install ``model`` and make every user's list from their history now."""
+    def refresh(self, model: PublishedModel, histories: Mapping[str, History], skipped: Mapping[str, Skips]) -> None:
+        """Install ``model`` and make every user's list from their history (and skips) now."""
         self.rec.install(model)
         users = list(histories)
         self.lists = {}
         for start in range(0, len(users), BATCH_USERS):
             chunk = users[start:start + BATCH_USERS]
-            made = self.rec.recommend_many([(u, histories[u]) for u in chunk], self.k)
+            made = self.rec.recommend_many([(u, histories[u]) for u in chunk], self.k,
+                                           skipped=[skipped.get(u, {}) for u in chunk])
             self.lists.update((u, [item.item_id for item in r.items]) for u, r in zip(chunk, made))
 
     def ranked(self, user: str) -> list[str]:
@@ -248,16 +256,17 @@ def evaluate_stream(timeline: Timeline, settings: Settings, tracks: Sequence[Tra
     batch = WeeklyLists(weekly_rec, trainer, k)
     popular = PopularLists(timeline.items.tolist(), k)
     histories: dict[str, History] = {}
+    skipped: dict[str, Skips] = {}
     start = len(timeline) // 2
     users, items, weights, stamps = (a.tolist() for a in (timeline.users, timeline.items, timeline.weights,
                                                            timeline.stamps))
     for position in range(start):
-        _apply(histories, popular, users[position], items[position], weights[position])
+        _apply(histories, skipped, popular, users[position], items[position], weights[position], settings.weight_skip)
     version = 1
     model = train(trainer, histories, version)
     for live in lives.values():
         live.install(model, start)
-    batch.refresh(model, histories)
+    batch.refresh(model, histories, skipped)
     systems = ("ours", "weekly", "popularity")
     overall = {name: Score() for name in systems}
     weeks: list[dict[str, Score]] = []
@@ -267,7 +276,7 @@ def evaluate_stream(timeline: Timeline, settings: Settings, tracks: Sequence[Tra
         while len(weeks) <= week:
             if weeks:
                 version += 1
-                batch.refresh(train(trainer, histories, version), histories)
+                batch.refresh(train(trainer, histories, version), histories, skipped)
             weeks.append({name: Score() for name in systems})
         if ours.due(position):
             version += 1
@@ -278,7 +287,7 @@ def evaluate_stream(timeline: Timeline, settings: Settings, tracks: Sequence[Tra
         user, item, weight = users[position], items[position], weights[position]
         if first[position] and (exploring or scored[position]):
             for live in lives.values():
-                ranked = live.ranked(position, user, histories)
+                ranked = live.ranked(position, user, histories, skipped)
                 if scored[position]:
                     live.score.add(ranked, item, k)
                 live.feedback(user, item, weight)
@@ -288,7 +297,7 @@ def evaluate_stream(timeline: Timeline, settings: Settings, tracks: Sequence[Tra
             for name, ranked in lists.items():
                 overall[name].add(ranked, item, k)
                 weeks[week][name].add(ranked, item, k)
-        _apply(histories, popular, user, item, weight)
+        _apply(histories, skipped, popular, user, item, weight, settings.weight_skip)
         for live in lives.values():
             live.applied(user)
     result = _summary(overall, k)
@@ -309,9 +318,19 @@ def _recommender(settings: Settings, tracks: Sequence[Track]) -> Recommender:
     return rec
 
 
-def _apply(histories: dict[str, History], popular: PopularLists, user: str, item: str, weight: float) -> None:
+def skips_in(weight: float, weight_skip: float) -> int:
+    """Return how many skips an event of ``weight`` is, given the weight of one skip: at least one.
+
+    >>> skips_in(-2.0, -1.0), skips_in(-1.0, -0.5), skips_in(-0.3, -1.0), skips_in(-1.0, 0.0)
+    (2, 2, 1, 1)
+    """
+    return max(1, round(weight / weight_skip)) if weight_skip < 0 else 1
+
+
+def _apply(histories: dict[str, History], skipped: dict[str, Skips], popular: PopularLists, user: str, item: str,
+           weight: float, weight_skip: float) -> None:
     history = histories.setdefault(user, {})
-    history[item] = history.get(item, 0.0) + weight
+    add_event(history, skipped.setdefault(user, {}), item, weight, skips_in(weight, weight_skip) if weight < 0 else 1)
     if weight > 0:
         popular.played(item)
 

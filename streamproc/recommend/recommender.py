@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Collection, Mapping, Sequence
-from itertools import chain, repeat
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from itertools import chain, islice, repeat
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from models.als import ImplicitALS
 from models.clustering import ClusterModel
 from models.content import content_recommend, taste_vector
 from models.ranking import top_n_rows
-from streamproc.recommend import personalise
+from streamproc.recommend import personalise, skips
 from streamproc.recommend.bandit import ClusterBandit
 from streamproc.recommend.catalog import Catalog
 from streamproc.settings import Settings
@@ -111,6 +111,7 @@ class Recommender:
         self._content: tuple[tuple[int, int], list[str], dict[str, int], np.ndarray, np.ndarray] | None = None
         # Chooses the clusters exploration picks come from (None: uniformly at random).
         self.bandit: ClusterBandit | None = ClusterBandit() if settings.explores_by_bandit() else None
+        self.skip_penalty = settings.penalty_per_skip()
 
     @property
     def version(self) -> int:
@@ -145,19 +146,25 @@ class Recommender:
     # Ranking -------------------------------------------------------------------------------
 
     def recommend(self, user_id: str, history: Mapping[str, float], n: int | None = None,
-                  exclude: Collection[str] = (), salt: str | None = None) -> Recommendation:
+                  exclude: Collection[str] = (), salt: str | None = None,
+                  skipped: Mapping[str, int] | None = None) -> Recommendation:
         """Return the top-``n`` items ``user_id`` has not played, with the model that found them.
 
         The user's controls (:attr:`controls`) apply: an opted-out user gets the popular items
         whatever their history; excluded artists never appear; diversity caps artists and favours
         less popular items. ``exclude`` items are left out too; a share of the list explores
-        clusters the user never plays (seeded by ``user_id`` and ``salt``). Every item is explained.
+        clusters the user never plays (seeded by ``user_id`` and ``salt``). The items the user
+        only skipped (``skipped``: item → skips) are lowered by ``STREAMPROC_SKIP_PENALTY``
+        (:mod:`streamproc.recommend.skips`); without it every item of the history is left out.
+        Every item is explained.
         """
-        return self.recommend_many([(user_id, history)], n, exclude, salt)[0]
+        return self.recommend_many([(user_id, history)], n, exclude, salt, None if skipped is None else [skipped])[0]
 
     def recommend_many(self, users: Sequence[tuple[str, Mapping[str, float]]], n: int | None = None,
-                       exclude: Collection[str] = (), salt: str | None = None) -> list[Recommendation]:
-        """Return :meth:`recommend` of each (user id, history) in ``users``, ranked together.
+                       exclude: Collection[str] = (), salt: str | None = None,
+                       skipped: Sequence[Mapping[str, int]] | None = None) -> list[Recommendation]:
+        """Return :meth:`recommend` of each (user id, history) in ``users``, ranked together
+        (``skipped``: each user's item → skips, in the same order).
 
         The users' ALS vectors come from one batched fold-in and their scores from one matrix
         product, so a batch of events costs far less than one call per user.
@@ -165,28 +172,31 @@ class Recommender:
         n = n or self.settings.top_n
         prefs = [Preferences.from_state(self.controls.get(user_id)) for user_id, _ in users]
         histories = [{} if p.opted_out else history for (_, history), p in zip(users, prefs)]
-        seens = [set(history) | set(exclude) for history in histories]
+        skips_of: list[Mapping[str, int]] = [{} if p.opted_out or skipped is None else skipped[position]
+                                             for position, p in enumerate(prefs)]
+        seens = [skips.left_out(history, s, self.skip_penalty).union(exclude)
+                 for history, s in zip(histories, skips_of)]
         factors = self.factors
         folded = factors.fold_in(histories, self.settings.min_als_items) if factors else None
-        als_lists = self._als(folded, n, seens, prefs) if folded else [[] for _ in users]
+        als_lists = self._als(folded, n, seens, skips_of, prefs) if folded else [[] for _ in users]
         version = self.version
         lists: list[tuple[str, list[RecommendedItem]]] = []
-        for position, ((user_id, _), history, seen, p) in enumerate(zip(users, histories, seens, prefs)):
+        for position, ((user_id, _), history, seen, s, p) in enumerate(zip(users, histories, seens, skips_of, prefs)):
             kind, items = "als", als_lists[position]
             if not items:
-                items = self._content_items(history, n, seen, p)
+                items = self._content_items(history, n, seen, s, p)
                 kind = "content" if items else "popular"
-            items = self._fill_with_popular(items, n, seen, p)
+            items = self._fill_with_popular(items, n, seen, s, p)
             if not p.opted_out:
                 user_salt = str(sum(1 for r in history.values() if r > 0)) if salt is None else salt
-                items = personalise.explore(self, user_id, history, items, n, seen, p, user_salt)
+                items = personalise.explore(self, user_id, history, items, n, seen, p, user_salt, skipped=s)
             lists.append((kind, items))
         explained = personalise.explain_many(self, histories, [items for _, items in lists], folded)
         now = time.time()
         return [Recommendation(user_id, now, ModelInfo(kind, version), items)
                 for (user_id, _), (kind, _), items in zip(users, lists, explained)]
 
-    def _als(self, folded: FoldedUsers, n: int, seens: list[set[str]],
+    def _als(self, folded: FoldedUsers, n: int, seens: list[set[str]], skips_of: list[Mapping[str, int]],
              prefs: list[Preferences]) -> list[list[RecommendedItem]]:
         """Return the ALS list of each position of ``seens`` (empty where the user was not folded in)."""
         lists: list[list[RecommendedItem]] = [[] for _ in seens]
@@ -197,12 +207,12 @@ class Recommender:
             scores = folded.vectors[start:start + step] @ folded.factors.model.item_factors_.T
             found = top_n_rows(scores, n * CANDIDATE_FACTOR, exclude=folded.rows[start:start + step])
             for position, (ids, values) in zip(positions[start:start + step], found):
-                lists[position] = self._ranked([item_ids[i] for i in ids.tolist()], values, n, seens[position], "als",
-                                               prefs[position])
+                lists[position] = self._ranked([item_ids[i] for i in ids.tolist()], values, n, seens[position],
+                                               skips_of[position], "als", prefs[position])
         return lists
 
-    def _content_items(self, history: Mapping[str, float], n: int, seen: set[str],
-                       prefs: Preferences = Preferences()) -> list[RecommendedItem]:
+    def _content_items(self, history: Mapping[str, float], n: int, seen: set[str], skipped: Mapping[str, int],
+                       prefs: Preferences) -> list[RecommendedItem]:
         if not self.clusterer.is_fitted:
             return []
         ids, index, scaled, labels = self._content_view()
@@ -220,7 +230,7 @@ class Recommender:
             n_clusters=self.settings.content_clusters,
             exclude=rows,
         )
-        return self._ranked([ids[i] for i in found], scores, n, seen, "content", prefs)
+        return self._ranked([ids[i] for i in found], scores, n, seen, skipped, "content", prefs)
 
     def _content_view(self) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray]:
         key = (self.catalog.version, self.clusterer.n_seen_)
@@ -232,11 +242,13 @@ class Recommender:
             self._content = (key, ids, {item: i for i, item in enumerate(ids)}, scaled, labels)
         return self._content[1], self._content[2], self._content[3], self._content[4]
 
-    def _ranked(self, item_ids: list[str], scores: np.ndarray, n: int, seen: set[str], source: str,
-                prefs: Preferences = Preferences()) -> list[RecommendedItem]:
+    def _ranked(self, item_ids: list[str], scores: np.ndarray, n: int, seen: set[str], skipped: Mapping[str, int],
+                source: str, prefs: Preferences) -> list[RecommendedItem]:
         keep = [i for i, item in enumerate(item_ids) if item not in seen]
         item_ids = [item_ids[i] for i in keep]
         scores = np.asarray(scores)[keep]
+        if skipped:
+            item_ids, scores = skips.lowered(item_ids, scores, skipped, self.skip_penalty)
         item_ids, scores = personalise.filter_and_rerank(self, item_ids, scores, n, prefs)
         return [RecommendedItem(item, score, source) for item, score in zip(item_ids[:n], scores[:n].tolist())]
 
@@ -250,16 +262,36 @@ class Recommender:
             self._popular = (time.monotonic(), order)
         return order
 
-    def _fill_with_popular(self, items: list[RecommendedItem], n: int, seen: set[str],
-                           prefs: Preferences = Preferences()) -> list[RecommendedItem]:
+    def _fill_with_popular(self, items: list[RecommendedItem], n: int, seen: set[str], skipped: Mapping[str, int],
+                           prefs: Preferences) -> list[RecommendedItem]:
         if len(items) >= n:
             return items
         taken = seen | {item.item_id for item in items}
         artists = personalise.artist_counts(self, items, prefs)
-        for item in self.popular_items():
+        for item, score in self._popular_candidates(taken, n, skipped):
             if len(items) == n:
                 break
-            if item not in taken and personalise.artist_allows(self, item, prefs, artists):
-                items.append(RecommendedItem(item, float(self.item_users(item)), "popular"))
-                taken.add(item)
+            if personalise.artist_allows(self, item, prefs, artists):
+                items.append(RecommendedItem(item, score, "popular"))
         return items
+
+    def _popular_candidates(self, taken: set[str], n: int, skipped: Mapping[str, int]) -> Iterator[tuple[str, float]]:
+        """Yield (item, score: its listeners) of the popular items not ``taken``, most played first, the
+        ``skipped`` ones lowered among the first ``n · CANDIDATE_FACTOR`` as in the ranked sources; a
+        skipped item past those comes after every other (it only ever goes down)."""
+        candidates = ((item, float(self.item_users(item))) for item in self.popular_items() if item not in taken)
+        if not skipped or self.skip_penalty <= 0:
+            yield from candidates
+            return
+        window = list(islice(candidates, n * CANDIDATE_FACTOR))
+        if window:
+            ids, scores = skips.lowered([item for item, _ in window], np.array([score for _, score in window]),
+                                        skipped, self.skip_penalty)
+            yield from zip(ids, scores.tolist())
+        later = []
+        for item, score in candidates:
+            if item in skipped:
+                later.append((item, score))
+            else:
+                yield item, score
+        yield from later

@@ -34,7 +34,8 @@ def user_view(recommender: Recommender, owned: OwnedUsers, user_id: str) -> dict
     if history is None:
         return None
     sent = owned.latest.get(user_id)
-    latest = json.loads(sent.message) if sent else recommender.recommend(user_id, history).to_dict()
+    latest = (json.loads(sent.message) if sent
+              else recommender.recommend(user_id, history, skipped=owned.skips(user_id)).to_dict())
     played = {item: float(r) for item, r in history.items() if r > 0}
     top = sorted(played.items(), key=lambda kv: (-kv[1], kv[0]))
     catalog = recommender.catalog

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from agents.catalog import process_tracks
 from agents.listens import process_listens
 from streamproc.hit_rate import HitRate
 from streamproc.owned_users import Sent
+from streamproc.recommend.recommender import Recommender
 from streamproc.runtime import runtime
 from streamproc.stats import stats
+from tables import store
 from tables.user_state import FIRST_SNAPSHOT_EVENTS, PartitionState
 from tests.functional.conftest import settle
 from tests.trained import install_trained
@@ -122,3 +125,36 @@ async def test_plays_and_skips_of_exploration_picks_tell_the_bandit(sent, monkey
         await agent.put(listen("u1", "t5"), key=b"u1")
         await settle()
     assert judged == [("x1", True), ("x2", False)]
+
+
+async def test_a_skipped_listed_item_comes_back_lower_in_the_users_next_list(sent, monkeypatch):
+    settings = dataclasses.replace(runtime.settings, skip_penalty=0.5, exploration=0.0)
+    monkeypatch.setattr(runtime, "recommender", Recommender(settings, controls=store.user_controls))
+    rec = runtime.recommender
+    for i in range(12):
+        rec.catalog.upsert({"item_id": f"t{i}", "name": f"Track {i}", "artists": [f"A{i}"], "features": None})
+    # t0 has 12 listeners, t1 11, ... t11 one: popular lists whose scores are known.
+    install_trained(rec, {f"o{j}": {f"t{i}": 1.0 for i in range(12 - j)} for j in range(12)})
+
+    def latest() -> list[tuple[str, float]]:
+        value = json.loads(sent["recommendations"].call_args.kwargs["value"])
+        return [(item["item_id"], item["score"]) for item in value["items"]]
+
+    async with process_listens.test_context() as agent:
+        await agent.put(listen("u1", "t11"), key=b"u1")
+        await settle()
+        assert latest() == [(f"t{i}", 12.0 - i) for i in range(10)]
+        await agent.put(listen("u1", "t0", "skip"), key=b"u1")
+        await settle()
+        # The candidates are t0..t10, the weakest t10 with 2 listeners: t0's 12 becomes 2 + 10 / 2, after t5's 7.
+        assert latest() == [(f"t{i}", 12.0 - i) for i in range(1, 6)] + [("t0", 7.0)] + \
+            [(f"t{i}", 12.0 - i) for i in range(6, 10)]
+        await agent.put(listen("u1", "t0", "skip"), key=b"u1")
+        await agent.put(listen("u1", "t1", "play"), key=b"u1")
+        await agent.put(listen("u1", "t1", "skip"), key=b"u1")
+        await settle()
+    state = runtime.owned.find("u1")
+    assert state.skips("u1") == {"t0": 2} and state.history("u1") == {"t11": 1.0, "t0": -2.0, "t1": 0.0}
+    # Two skips: 2 + 10 / 4 = 4.5, after t7's 5; t1, played, is gone.
+    assert latest() == [(f"t{i}", 12.0 - i) for i in range(2, 8)] + [("t0", 4.5)] + \
+        [(f"t{i}", 12.0 - i) for i in range(8, 11)]

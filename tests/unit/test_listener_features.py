@@ -6,6 +6,7 @@ listeners who each play two sounds, an ALS trained on them, and every track's ca
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -215,17 +216,82 @@ def test_exploration_takes_its_share_from_clusters_the_user_never_plays(world):
     assert [i.item_id for i in world.recommend("u6", h, n=20, salt="week").items] == [i.item_id for i in items]
 
 
-def test_a_skipped_recommended_item_is_gone_from_the_users_next_lists(world):
-    # A skip puts the item in the history with a negative weight: ranked lists leave out every item
-    # of the history, and the fold-in reads only positive confidences, so nothing else moves.
+def test_a_skipped_recommended_item_is_gone_from_the_users_next_lists_when_the_penalty_means_never(world):
+    # Penalty 1 (never again), as every skip was before STREAMPROC_SKIP_PENALTY: the skipped item is
+    # left out like a played one, and the fold-in reads only positive confidences, so nothing else moves.
     h = history(world, "u6")
-    before = world.recommend("u6", h, n=20, salt="week").items
+    before = world.recommend("u6", h, n=20, salt="week", skipped={}).items
     skipped = next(i.item_id for i in before if not i.exploration)
-    after = world.recommend("u6", {**h, skipped: -1.0}, n=20, salt="week").items
+    world.skip_penalty = 1.0
+    try:
+        after = world.recommend("u6", {**h, skipped: -1.0}, n=20, salt="week", skipped={skipped: 1}).items
+    finally:
+        world.skip_penalty = world.settings.skip_penalty
 
     assert skipped not in {i.item_id for i in after}
     assert [i.item_id for i in after if not i.exploration][:5] == \
         [i.item_id for i in before if not i.exploration and i.item_id != skipped][:5]
+
+
+def test_a_skipped_als_item_moves_down_but_stays_and_more_skips_lower_it_further(world):
+    assert world.skip_penalty == 0.5
+    h = history(world, "u6")
+    before = world.recommend("u6", h, n=20, salt="week", skipped={}).items
+    top = before[0]
+    assert top.source == "als" and not top.exploration
+    lists = {k: world.recommend("u6", {**h, top.item_id: -float(k)}, n=20, salt="week",
+                                skipped={top.item_id: k}).items for k in (1, 2)}
+    # Where the item is (20: beyond the list) and its score.
+    found = {k: next(((p, i.score) for p, i in enumerate(items) if i.item_id == top.item_id), (20, None))
+             for k, items in lists.items()}
+    (once_at, once), (twice_at, _) = found[1], found[2]
+    assert 0 < once_at < 18 and once_at < twice_at
+    # One skip halves the height above the weakest of the 60 candidates, which is below every listed item.
+    assert once < top.score and 2 * once - top.score < min(i.score for i in before if not i.exploration)
+    lowered = lists[1][once_at]
+    assert (lowered.source, lowered.explanation) == (top.source, top.explanation)
+    assert set(lowered.explanation["items"]) <= {item for item, r in h.items() if r > 0}
+    # The others keep their order, the exploration picks too.
+    for items in lists.values():
+        assert [i.item_id for i in items if i.item_id != top.item_id and not i.exploration][:17] == \
+            [i.item_id for i in before[1:] if not i.exploration]
+        assert [i for i in items if i.exploration] == [i for i in before if i.exploration]
+
+
+def test_a_skipped_content_item_moves_down_but_stays(world):
+    # Content candidates lie close at the top and far apart at the bottom: a small penalty already moves one.
+    rec = Recommender(dataclasses.replace(world.settings, min_train_users=10_000, skip_penalty=0.1))
+    rec.catalog = world.catalog
+    install_trained(rec, HISTORIES)
+    h = history(rec, "u6")
+    before = rec.recommend("u6", h, n=20, salt="week", skipped={})
+    top = before.items[0]
+    after = rec.recommend("u6", {**h, top.item_id: -1.0}, n=20, salt="week", skipped={top.item_id: 1})
+    assert before.model.kind == after.model.kind == "content"
+    position, lowered = next((p, i) for p, i in enumerate(after.items) if i.item_id == top.item_id)
+    assert 0 < position < 18 and lowered.score < top.score
+    assert lowered.explanation == top.explanation and set(lowered.explanation["items"]) <= set(h)
+    assert [i.item_id for i in after.items if i.item_id != top.item_id and not i.exploration] == \
+        [i.item_id for i in before.items[1:] if not i.exploration][:17]
+
+
+def test_a_skipped_exploration_pick_is_drawn_again_with_chance_one_minus_the_penalty(world):
+    h = history(world, "u6")
+    salts = [f"week {n}" for n in range(60)]
+    picks = {salt: next(i.item_id for i in world.recommend("u6", h, n=20, salt=salt).items if i.exploration)
+             for salt in salts}
+
+    def kept(penalty: float) -> int:
+        world.skip_penalty = penalty
+        try:
+            return sum(pick in {i.item_id for i in world.recommend("u6", {**h, pick: -1.0}, n=20, salt=salt,
+                                                                   skipped={pick: 1}).items}
+                       for salt, pick in picks.items())
+        finally:
+            world.skip_penalty = world.settings.skip_penalty
+
+    assert kept(0.0) == len(salts) and kept(1.0) == 0
+    assert 0.3 * len(salts) < kept(0.5) < 0.7 * len(salts)
 
 
 def test_a_bandit_explores_the_cluster_where_explored_items_were_played_and_not_those_skipped(world):
@@ -267,6 +333,26 @@ def test_discover_has_thirty_distinct_unplayed_items_and_no_repeat_within_four_w
         again, same = playlists.next_playlist(world, "u8", h, "discover", record, now=now + 3 * 86400)
         assert again == message and same == record
     assert len(record["discover"]["entries"]) == 4  # older than 28 days is forgotten
+
+
+def test_weekly_playlists_lower_an_item_the_user_only_skipped_instead_of_leaving_it_out(world):
+    h = history(world, "u9")
+    top = playlists.next_playlist(world, "u9", h, "discover", None, now=MONDAY, skipped={})[0]["items"][0]
+    skipped_once = {**h, top["item_id"]: -1.0}
+    lowered = playlists.next_playlist(world, "u9", skipped_once, "discover", None, now=MONDAY,
+                                      skipped={top["item_id"]: 1})[0]["items"]
+    at = [i["item_id"] for i in lowered].index(top["item_id"])
+    assert at > 0 and lowered[at]["score"] < top["score"]
+    without_counts = playlists.next_playlist(world, "u9", skipped_once, "discover", None, now=MONDAY)[0]["items"]
+    assert top["item_id"] not in {i["item_id"] for i in without_counts}
+    first = playlists.emerging(world, "u9", h, 30)[0]
+    world.skip_penalty = 0.1
+    try:
+        emerging = playlists.emerging(world, "u9", {**h, first.item_id: -1.0}, 30, skipped={first.item_id: 1})
+    finally:
+        world.skip_penalty = world.settings.skip_penalty
+    at = [i.item_id for i in emerging].index(first.item_id)
+    assert at > 0 and emerging[at].score < first.score and emerging[at].explanation == first.explanation
 
 
 def test_emerging_holds_only_items_under_the_threshold_near_the_users_sound(world):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import zlib
 
 from tables import user_state
 from tables.user_state import (FIRST_SNAPSHOT_EVENTS, LogRecord, PartitionState, base_of,
@@ -108,3 +110,32 @@ def test_the_snapshot_bytes_per_event_stay_bounded_as_histories_grow():
     # A snapshot is paid for by the events before it, so each is at most one history's growth over budget.
     assert max(per_block) <= 1.1 * 150.0, per_block
     assert per_block[-1] <= 1.1 * per_block[0], per_block
+
+
+def test_skips_of_items_never_played_are_counted_and_restored_from_a_snapshot():
+    state = PartitionState(0, WEIGHTS)
+    events = [("a", "skip", 2), ("b", "play", 1), ("b", "skip", 1), ("c", "skip", 1), ("a", "skip", 1),
+              ("c", "playlist_add", 1)]
+    for offset, (item, event, count) in enumerate(events):
+        state.apply("u1", item, event, count, offset)
+    # a only skipped (three times); b skipped after a play and c played after a skip are played items.
+    assert state.history("u1") == {"a": -3.0, "b": 0.0, "c": 2.0} and state.skips("u1") == {"a": 3}
+    restored = PartitionState.from_records(committed(state), partition=0, weights=WEIGHTS)
+    assert restored.users == state.users and restored.skips("u1") == {"a": 3}
+    assert restored.skips("nobody") == {}
+
+
+def test_a_snapshot_written_before_skips_were_counted_loads_with_its_skipped_items_left_as_played():
+    # The format of earlier snapshots: [events, {item: total}] per user, no skips.
+    payload = zlib.compress(json.dumps({"format": 1, "partition": 0, "through": 4,
+                                        "users": {"u1": [3, {"a": 2.0, "x": -1.0}]}}).encode())
+    old = [LogRecord({"kind": "snapshot", "chunk": "0", "chunks": "1", "through": "4", "base": "-1"}, payload),
+           commit_record(0)]
+    state = PartitionState.from_records(old, partition=0, weights=WEIGHTS)
+    assert state.history("u1") == {"a": 2.0, "x": -1.0} and state.skips("u1") == {} and state.events("u1") == 3
+    # x's old skip is unknown as such, so x stays left out; a new item's skip counts.
+    state.apply("u1", "x", "skip", 1, offset=5)
+    state.apply("u1", "y", "skip", 1, offset=6)
+    assert state.history("u1") == {"a": 2.0, "x": -2.0, "y": -1.0} and state.skips("u1") == {"y": 1}
+    again = PartitionState.from_records(committed(state), partition=0, weights=WEIGHTS)
+    assert again.users == {"u1": [5, {"a": 2.0, "x": -2.0, "y": -1.0}, {"y": 1}]}
