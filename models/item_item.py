@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -180,17 +180,35 @@ class ItemItemRecommender:
         ``j`` contributes; items contributing exactly 0 are left out.
         """
         self._require_fitted()
-        row = self._kept_preferences(user_row, "user_row")
-        target = self.position_[item]
-        if row.shape[0] != 1:
-            raise ValueError(f"user_row must be one row, got {row.shape[0]}")
-        if target < 0 or row.nnz == 0:
-            return []
-        column = self.similarity_[row.indices][:, [target]]
-        contributions = (column.toarray() if sp.issparse(column) else column).ravel().astype(np.float64)
-        contributions[contributions == 0] = np.nan
-        order, values = top_n(contributions, n)
-        return [(int(self.items_[row.indices[j]]), float(v)) for j, v in zip(order, values)]
+        if sp.csr_matrix(user_row).shape[0] != 1:
+            raise ValueError(f"user_row must be one row, got {sp.csr_matrix(user_row).shape[0]}")
+        return self.explain_many(user_row, [[item]], n)[0][0]
+
+    def explain_many(self, rows, targets: Sequence[Sequence[int]], n: int = 3) -> list[list[list[tuple[int, float]]]]:
+        """Return :meth:`explain` of each item of ``targets[u]`` for the user of row ``u`` of ``rows`` (raw weights).
+
+        One slice of ``similarity_`` per user (their played rows, the targets' columns), so a
+        worker explains a batch of lists without a call per item.
+        """
+        self._require_fitted()
+        X = self._kept_preferences(rows, "rows")
+        if X.shape[0] != len(targets):
+            raise ValueError(f"{X.shape[0]} rows for {len(targets)} lists of targets")
+        result = []
+        for u, items in enumerate(targets):
+            played = X.indices[X.indptr[u]:X.indptr[u + 1]]
+            positions = self.position_[np.asarray(items, dtype=np.int64)]
+            found: list[list[tuple[int, float]]] = [[] for _ in items]
+            usable = np.flatnonzero(positions >= 0)
+            if played.size and usable.size:
+                block = self.similarity_[played][:, positions[usable]]
+                block = (block.toarray() if sp.issparse(block) else np.asarray(block)).astype(np.float64)
+                block[block == 0] = np.nan
+                for column, target in zip(block.T, usable.tolist()):
+                    order, values = top_n(column, n)
+                    found[target] = [(int(self.items_[played[j]]), float(v)) for j, v in zip(order, values)]
+            result.append(found)
+        return result
 
     def save(self, path) -> None:
         """Write the parameters and the learnt matrix to the npz file ``path`` (a path or a binary file)."""
