@@ -79,4 +79,4 @@ def test_one_trainer_partitioned_state_takeover_and_an_empty_worker_ranking_at_o
             status, body = w3.get_json(f"/api/users/{user}/")
             assert status == 200 and body["events"] == sent[user]
             model = body["recommendations"]["model"]
-            assert model == {"kind": "als", "version": current} and len(body["recommendations"]["items"]) == 10
+            assert model == {"kind": "hybrid", "version": current} and len(body["recommendations"]["items"]) == 10

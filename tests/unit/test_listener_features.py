@@ -154,7 +154,9 @@ def test_every_item_is_explained_by_items_the_user_really_played(world):
         items = world.recommend(user, h, n=20).items
         assert all(i.explanation is not None for i in items)
         assert all(set(i.explanation["items"]) <= set(h) for i in items)
-        assert any(i.explanation["kind"] == "als" and i.explanation["items"] for i in items)
+        # The default blend: hybrid items, each explained by the part of the blend it owes most.
+        assert any(i.explanation["kind"] == "hybrid" and i.explanation["items"] for i in items)
+        assert all(i.explanation["part"] in ("als", "ease") for i in items if i.source == "hybrid")
 
 
 def test_content_explanations_name_the_nearest_favourite(world):
@@ -200,7 +202,7 @@ def test_a_batch_ranked_together_equals_each_user_ranked_alone(world):
         assert [(i.item_id, i.source, i.explanation, i.exploration) for i in batched.items] == \
             [(i.item_id, i.source, i.explanation, i.exploration) for i in alone.items]
         np.testing.assert_allclose([i.score for i in batched.items], [i.score for i in alone.items], rtol=1e-5)
-    assert {r.model.kind for r in together} == {"als", "popular"}
+    assert {r.model.kind for r in together} == {"hybrid", "popular"}
 
 
 def test_exploration_takes_its_share_from_clusters_the_user_never_plays(world):

@@ -210,7 +210,7 @@ def test_tune_a_bad_budget_is_one_line_and_non_zero(tmp_path, capsys):
     assert err.count("\n") == 1 and "--budget" in err
 
 
-@pytest.mark.parametrize("model", ["ease", "rp3beta", "hybrid"])
+@pytest.mark.parametrize("model", ["served", "ease", "rp3beta", "hybrid"])
 def test_evaluate_model_option_ranks_the_blocks(tmp_path, capsys, model):
     path = write_tsv(tmp_path / "plays.tsv", block_matrix(seed=4))
     assert main(["evaluate", "--interactions", str(path), "--format", "tsv", "--json", "--model", model,
