@@ -55,6 +55,22 @@ def binary_file(path, mode: str) -> Iterator[IO[bytes]]:
         yield handle
 
 
+def compacted(matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
+    """Return the ``data`` and ``indices`` of CSR ``matrix`` in the smallest types that keep them: uint16 indices
+    when there are at most 65,536 columns, float16 weights when every nonzero one is a normal float16.
+
+    >>> {k: v.dtype.name for k, v in compacted(sp.csr_matrix(np.array([[0.5, 0.0], [0.0, 2.0]]))).items()}
+    {'data': 'float16', 'indices': 'uint16'}
+    >>> compacted(sp.csr_matrix(np.array([[1e-7, 1.0]])))["data"].dtype.name
+    'float64'
+    """
+    magnitude = np.abs(matrix.data[matrix.data != 0])
+    half = np.finfo(np.float16)
+    fits = magnitude.size == 0 or (magnitude.min() >= half.tiny and magnitude.max() <= half.max)
+    return {"data": matrix.data.astype(np.float16) if fits else matrix.data,
+            "indices": matrix.indices.astype(np.uint16) if matrix.shape[1] <= 1 << 16 else matrix.indices}
+
+
 class ItemItemRecommender:
     """The base of the item x item models; a subclass sets ``min_count`` and ``dtype`` and defines :meth:`_learn`.
 
@@ -210,14 +226,21 @@ class ItemItemRecommender:
             result.append(found)
         return result
 
-    def save(self, path) -> None:
-        """Write the parameters and the learnt matrix to the npz file ``path`` (a path or a binary file)."""
+    def save(self, path, compact: bool = False) -> None:
+        """Write the parameters and the learnt matrix to the npz file ``path`` (a path or a binary file).
+
+        ``compact``: a sparse matrix's column indices as uint16 when they fit and its weights as
+        float16 when every nonzero one is within float16's normal range (relative error under
+        0.05 %), about half the bytes: what the trainer publishes with every model version.
+        """
         self._require_fitted()
         params = self.get_params()
         params["dtype"] = np.dtype(params["dtype"]).name
         S = self.similarity_
         arrays = ({"data": S.data, "indices": S.indices, "indptr": S.indptr} if sp.issparse(S)
                   else {"dense": S})
+        if compact and sp.issparse(S):
+            arrays.update(compacted(S))
         with binary_file(path, "wb") as handle:
             np.savez(handle, format_version=FORMAT_VERSION, model=type(self).__name__, params=json.dumps(params),
                      n_items=self.n_items_, items=self.items_, **{f"similarity_{k}": v for k, v in arrays.items()})
@@ -239,7 +262,8 @@ class ItemItemRecommender:
                 model.similarity_ = saved["similarity_dense"]
             else:
                 size = model.items_.size
-                model.similarity_ = sp.csr_matrix((saved["similarity_data"], saved["similarity_indices"],
+                model.similarity_ = sp.csr_matrix((saved["similarity_data"].astype(params["dtype"]),
+                                                   saved["similarity_indices"].astype(np.int32),
                                                    saved["similarity_indptr"]), shape=(size, size))
         model._index()
         return model
