@@ -62,7 +62,7 @@ class Settings:
     als_threads: int = 1
     min_als_items: int = 1
     item_model: str = "ease"
-    item_neighbours: int = 400
+    item_neighbours: int = 200
     ease_regularization: float = 100.0
     rp3beta_alpha: float = 0.8
     rp3beta_beta: float = 0.2
