@@ -91,6 +91,23 @@ def artists_text(name: str | None, artists: Sequence[str]) -> str:
     return "" if list(artists) in ([], [name]) else ", ".join(artists)
 
 
+PART_NAMES = {"als": "ALS", "ease": "EASE", "rp3beta": "RP3beta"}
+
+
+def model_label(item: Mapping[str, Any]) -> str:
+    """Return which model a list item came from: its source, and for a hybrid item the part its score owes most.
+
+    >>> model_label({"source": "hybrid", "explanation": {"kind": "hybrid", "part": "ease", "items": []}})
+    'hybrid, mostly EASE'
+    >>> model_label({"source": "content"})
+    'content'
+    """
+    source = item.get("source", "")
+    explanation = item.get("explanation")
+    part = explanation.get("part") if isinstance(explanation, Mapping) else None
+    return f"hybrid, mostly {PART_NAMES.get(part, part)}" if source == "hybrid" and part else source
+
+
 def source_badge(source: str, label: str | None = None) -> str:
     """Return the label (the source itself by default) of a recommendation, coloured by its source
     (als, hybrid, content, popular)."""

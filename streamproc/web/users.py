@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from streamproc.owned_users import OwnedUsers
 from streamproc.recommend.recommender import Recommender
+from streamproc.web.html import model_label
 from tables.track import FEATURES
 
 # The audio features between 0 and 1, which the chart can put on one axis (as EMERGIFY did).
@@ -27,23 +28,6 @@ CHART_FEATURES = ("danceability", "energy", "speechiness", "acousticness", "inst
 MOST_PLAYED = 10
 FAVOURITES = 20  # the most played items with audio features that the chart and content reasons use
 MAX_USER_ID = 256
-PART_NAMES = {"als": "ALS", "ease": "EASE", "rp3beta": "RP3beta"}
-
-
-def model_label(item: Mapping[str, Any]) -> str:
-    """Return which model a list item came from: its source, and for a hybrid item the part its score owes most.
-
-    >>> model_label({"source": "hybrid", "explanation": {"kind": "hybrid", "part": "ease", "items": []}})
-    'hybrid, mostly EASE'
-    >>> model_label({"source": "content"})
-    'content'
-    """
-    source = item.get("source", "")
-    explanation = item.get("explanation")
-    part = explanation.get("part") if isinstance(explanation, Mapping) else None
-    return f"hybrid, mostly {PART_NAMES.get(part, part)}" if source == "hybrid" and part else source
-
-
 def user_view(recommender: Recommender, owned: OwnedUsers, user_id: str) -> dict[str, Any] | None:
     """Return the user's latest recommendations with names and reasons, or None for a user no owned
     partition holds. A user whose partition was just loaded has no list sent yet: one is ranked for the page."""
