@@ -39,7 +39,7 @@ from models.split import holdout_split, read_interactions
 from models.tuning import fit_scorer, tune
 from streamproc.recommend.recommender import Recommender
 from streamproc.recommend.served import served_scorer
-from streamproc.recommend.training import Trainer
+from streamproc.recommend.training import Trainer, to_csr
 from streamproc.settings import Settings, settings
 from streamproc.simulator import generate_catalogue, make_listeners, simulate_listens
 from tables.model_bundle import Blend, PublishedModel, encode_model
@@ -136,20 +136,13 @@ def bundle_rows(lastfm: sp.csr_matrix, threads: int) -> list[list[str]]:
         trainer = Trainer(dataclasses.replace(settings, als_threads=threads))
         trainer.load_histories(histories)
         seconds, model = timed(lambda: trainer.train(trainer.snapshot(), version=1))
-        item_seconds, _ = timed(lambda: trainer._item_model(trainer_matrix(histories)))
+        item_seconds, _ = timed(lambda: trainer.fit_item_model(to_csr(list(histories.items()))[0]))
         alone = len(encode_model(dataclasses.replace(model, item_model=None, hybrid=None)))
         rows.append([name, f"{len(model.item_ids):,}", f"{model.item_model.items_.size:,}",
                      f"{model.item_model.similarity_.nnz:,}", f"{alone / 1e6:.1f}",
                      f"{len(encode_model(model)) / 1e6:.1f}", f"{seconds:.1f}", f"{item_seconds:.1f}"])
         print(rows[-1], flush=True)
     return rows
-
-
-def trainer_matrix(histories: dict[str, dict[str, float]]) -> sp.csr_matrix:
-    """Return the users x items matrix the trainer fits on."""
-    from streamproc.recommend.training import to_csr
-
-    return to_csr(list(histories.items()))[0]
 
 
 def als_time_ratio(train: sp.csr_matrix, threads: int, repeats: int) -> str:

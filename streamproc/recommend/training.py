@@ -185,12 +185,12 @@ class Trainer:
         if len(users) >= self.settings.min_train_users:
             als = self._als(version).fit(matrix)
             self.published_als = True
-            item_model = self._item_model(matrix)
+            item_model = self.fit_item_model(matrix)
         hybrid = Blend(self.settings.hybrid_weight, self.settings.hybrid_normalise) if item_model else None
         return PublishedModel(version, time.time(), time.perf_counter() - started, len(users), items, als,
                               matrix.getnnz(axis=0), snapshot.clusters, item_model, hybrid)
 
-    def _item_model(self, matrix: sp.csr_matrix) -> ItemItemRecommender | None:
+    def fit_item_model(self, matrix: sp.csr_matrix) -> ItemItemRecommender | None:
         """Return the sparse item model fitted on ``matrix``, or None when the settings serve the ALS alone
         or the catalogue is too large for EASE's dense inverse (said in a warning; the ALS is served alone)."""
         s = self.settings
