@@ -17,7 +17,7 @@ True
 >>> model.item_ids, model.popularity.tolist(), model.als.item_factors_.shape
 (['a', 'b', 'c'], [2, 1, 1], (3, 2))
 >>> type(model.item_model).__name__, model.hybrid
-('EASE', Blend(weight=0.6, normalise='minmax'))
+('EASE', Blend(weight=0.8, normalise='minmax'))
 """
 
 from __future__ import annotations
