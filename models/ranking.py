@@ -140,6 +140,43 @@ def rank_normalise(scores: np.ndarray) -> np.ndarray:
     return ranks / max(len(scores) - 1, 1)
 
 
+NORMALISERS = ("minmax", "rank")
+
+
+def normalise_rows(scores: np.ndarray, normalise: str) -> np.ndarray:
+    """Return each row of the 2-D finite ``scores`` as :func:`minmax` or :func:`rank_normalise` scales it, in float32.
+
+    One vectorised pass over the rows: what a worker does to a batch of users' scores.
+
+    >>> normalise_rows(np.array([[2.0, 4.0, 3.0], [1.0, 1.0, 5.0]]), "minmax").tolist()
+    [[0.0, 1.0, 0.5], [0.0, 0.0, 1.0]]
+    >>> normalise_rows(np.array([[2.0, 4.0, 3.0], [1.0, 0.0, 5.0]]), "rank").tolist()
+    [[0.0, 1.0, 0.5], [0.5, 0.0, 1.0]]
+    """
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float32))
+    if normalise == "rank":
+        ranks = np.argsort(np.argsort(scores, axis=1, kind="stable"), axis=1, kind="stable")
+        return (ranks / np.float32(max(scores.shape[1] - 1, 1))).astype(np.float32)
+    if normalise != "minmax":
+        raise ValueError(f"normalise must be one of {NORMALISERS}, got {normalise!r}")
+    low = scores.min(axis=1, keepdims=True)
+    span = scores.max(axis=1, keepdims=True) - low
+    return (scores - low) / np.where(span > 0, span, np.float32(1.0))
+
+
+def blend_parts(als_scores: np.ndarray, item_scores: np.ndarray, weight: float,
+                normalise: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the two terms of ``weight * als + (1 - weight) * item`` of two (users, items) score arrays, each row
+    normalised first: their sum is the blend, and the larger says which model an item's score owes most.
+
+    >>> als, item = blend_parts(np.array([[0.0, 2.0, 1.0]]), np.array([[9.0, 0.0, 3.0]]), 0.75, "rank")
+    >>> (als + item).tolist(), (als >= item).tolist()
+    ([[0.25, 0.75, 0.5]], [[False, True, True]])
+    """
+    return (weight * normalise_rows(als_scores, normalise),
+            (1.0 - weight) * normalise_rows(item_scores, normalise))
+
+
 def blend(als_scores: np.ndarray, content_scores: np.ndarray, weight: float = 0.5,
           normalise: str = "minmax") -> np.ndarray:
     """Return the hybrid score ``weight * als + (1 - weight) * content`` after normalising each.

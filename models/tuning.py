@@ -4,8 +4,11 @@ Protocol (``streamproc tune``): ``train, test = holdout_split(plays, seed=seed)`
 ``streamproc evaluate``; then ``fitting, validation = holdout_split(train, seed=seed + 1)``, the
 same hold-out rule with another seed. :func:`search` sees only ``fitting`` and ``validation``:
 a seeded random search of ``budget`` settings per model (the first being the model's
-defaults), ranked by nDCG@10 on validation, then a blend of the best ALS with the better item
-model (EASE or RP3beta), whose weight and normalisation are chosen on validation too. Only
+defaults), then up to ``budget`` steps of a local search from the best of them (each numeric
+parameter halved or doubled, :func:`neighbourhood`), ranked by nDCG@10 on validation, then a blend of the best ALS with the best of each
+item model (EASE or RP3beta), whose weight and normalisation are chosen on validation too. The
+item models searched are the servable ones: sparse, at most ``neighbours`` weights per item
+(EASE's ``B`` pruned per column), as the trainer publishes them with every model version. Only
 then does :func:`tune` refit the winner on all of ``train`` and score ``test``, once.
 
 >>> import scipy.sparse as sp
@@ -27,7 +30,7 @@ import scipy.sparse as sp
 from models.als import ImplicitALS
 from models.ease import EASE
 from models.metrics import evaluate_ranking
-from models.ranking import minmax, rank_normalise
+from models.ranking import NORMALISERS, blend_parts, normalise_rows
 from models.rp3beta import RP3beta
 from models.split import holdout_split
 
@@ -37,8 +40,9 @@ VALIDATION_SEED_OFFSET = 1
 FAMILIES = ("als", "ease", "rp3beta")
 ITEM_FAMILIES = ("ease", "rp3beta")
 WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2).tolist())
-NORMALISERS = {"minmax": minmax, "rank": rank_normalise}
 ALS_ITERATIONS = 15
+# The best settings of each item family that are blended with the best ALS.
+BLEND_CANDIDATES = 2
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 
@@ -61,12 +65,35 @@ def _als_setting(rng: np.random.Generator) -> dict:
             "confidence": confidence}
 
 
+# Weights kept per item by a servable item model: 200 of Last.fm 2k's items is a few MB per model version.
+NEIGHBOURS = (50, 100, 200, 400)
 SPACES: dict[str, Callable[[np.random.Generator], dict]] = {
     "als": _als_setting,
-    "ease": lambda rng: {"regularization": _log_uniform(rng, 10.0, 3000.0)},
-    "rp3beta": lambda rng: {"alpha": float(rng.uniform(0.3, 1.5)), "beta": float(rng.uniform(0.0, 0.6))},
+    "ease": lambda rng: {"regularization": _log_uniform(rng, 10.0, 3000.0),
+                         "neighbours": int(rng.choice(NEIGHBOURS))},
+    "rp3beta": lambda rng: {"alpha": float(rng.uniform(0.3, 1.5)), "beta": float(rng.uniform(0.0, 0.6)),
+                            "neighbours": int(rng.choice(NEIGHBOURS))},
 }
 SEARCHED = {family: tuple(space(np.random.default_rng(0))) for family, space in SPACES.items()}
+
+
+def _scaled(low: float, high: float, kind: type = float) -> Callable[[float], list]:
+    return lambda value: [kind(x) for x in (value / 2, value * 2) if low <= x <= high]
+
+
+def _shifted(step: float, low: float, high: float) -> Callable[[float], list]:
+    return lambda value: [round(x, 4) for x in (value - step, value + step) if low <= x <= high]
+
+
+# One step of the local search, per family and parameter: the values next to the current one.
+MOVES: dict[str, dict[str, Callable[[float], list]]] = {
+    "als": {"regularization": _scaled(1e-4, 1e3), "alpha": _scaled(1e-4, 1e2), "factors": _scaled(16, 128, int)},
+    "ease": {"regularization": _scaled(1.0, 1e5), "neighbours": _scaled(min(NEIGHBOURS), max(NEIGHBOURS), int)},
+    "rp3beta": {"alpha": _shifted(0.1, 0.1, 2.0), "beta": _shifted(0.1, 0.0, 1.0),
+                "neighbours": _scaled(min(NEIGHBOURS), max(NEIGHBOURS), int)},
+}
+# The first setting tried per family: its defaults, EASE made servable (sparse) as the workers need it.
+FIRST = {"als": {}, "ease": {"neighbours": 200}, "rp3beta": {}}
 
 
 @dataclass(frozen=True)
@@ -107,6 +134,16 @@ class Tuned:
         return self.search.winner
 
 
+def neighbourhood(family: str, params: dict) -> list[dict]:
+    """Return the settings one step from ``params``: each parameter of :data:`MOVES` moved alone, in that order.
+
+    >>> neighbourhood("ease", {"regularization": 100.0, "neighbours": 200})  # doctest: +NORMALIZE_WHITESPACE
+    [{'regularization': 50.0, 'neighbours': 200}, {'regularization': 200.0, 'neighbours': 200},
+     {'regularization': 100.0, 'neighbours': 100}, {'regularization': 100.0, 'neighbours': 400}]
+    """
+    return [{**params, name: value} for name, move in MOVES[family].items() for value in move(params[name])]
+
+
 def build(family: str, params: dict, seed: int = 0, threads: int | None = None):
     """Return an unfitted model of ``family`` ("als", "ease" or "rp3beta") with ``params``.
 
@@ -132,34 +169,20 @@ def scorer(model, train: sp.csr_matrix) -> Scorer:
     return lambda users: model.score_histories(train[users])
 
 
-def normalised_rows(scores: np.ndarray, normalise: str) -> np.ndarray:
-    """Return each row of ``scores`` scaled by :func:`~models.ranking.minmax` or :func:`~models.ranking.rank_normalise`.
-
-    >>> normalised_rows(np.array([[2.0, 4.0, 3.0], [1.0, 0.0, 5.0]]), "rank").tolist()
-    [[0.0, 1.0, 0.5], [0.5, 0.0, 1.0]]
-    """
-    scale = NORMALISERS[normalise]
-    scores = np.atleast_2d(scores)
-    result = np.empty(scores.shape, dtype=np.float32)
-    for row, values in zip(result, scores):
-        row[:] = scale(values)
-    return result
-
-
 def hybrid_scorer(als: Scorer, item: Scorer, weight: float, normalise: str) -> Scorer:
-    """Return the scorer of ``weight * als + (1 - weight) * item``, each row normalised first.
+    """Return the scorer of ``weight * als + (1 - weight) * item``, each row normalised first
+    (:func:`~models.ranking.blend_parts`, what the workers serve).
 
     >>> als, item = (lambda u: np.array([[0.0, 2.0, 1.0]])), (lambda u: np.array([[9.0, 0.0, 3.0]]))
     >>> score = hybrid_scorer(als, item, 0.75, "rank")
     >>> score(np.array([0])).tolist()
     [[0.25, 0.75, 0.5]]
     """
-    return lambda users: (weight * normalised_rows(als(users), normalise)
-                          + (1.0 - weight) * normalised_rows(item(users), normalise))
+    return lambda users: sum(blend_parts(als(users), item(users), weight, normalise))
 
 
 def choose_blend(als: Scorer, item: Scorer, train: sp.csr_matrix, validation: sp.csr_matrix,
-                 weights: Sequence[float] = WEIGHTS, normalisers: Sequence[str] = tuple(NORMALISERS)
+                 weights: Sequence[float] = WEIGHTS, normalisers: Sequence[str] = NORMALISERS
                  ) -> tuple[float, str, dict[str, float]]:
     """Return the (weight, normalisation, validation metrics) of the best blend of two scorers on ``validation``.
 
@@ -172,7 +195,7 @@ def choose_blend(als: Scorer, item: Scorer, train: sp.csr_matrix, validation: sp
     raw = (als(users), item(users))
     best: tuple[float, str, dict[str, float]] | None = None
     for normalise in normalisers:
-        a, b = (normalised_rows(scores, normalise) for scores in raw)
+        a, b = (normalise_rows(scores, normalise) for scores in raw)
         for weight in weights:
             metrics = evaluate_ranking(lambda rows: weight * a[row_of[rows]] + (1.0 - weight) * b[row_of[rows]],
                                        train, validation, k=K)
@@ -187,8 +210,12 @@ def search(fitting: sp.csr_matrix, validation: sp.csr_matrix, budget: int = 10, 
            progress: Callable[[Trial], None] | None = None) -> Search:
     """Return the settings of ``families`` that rank ``validation`` best after fitting ``fitting``.
 
-    ``budget`` settings per family: the defaults, then ``budget - 1`` drawn from :data:`SPACES`
-    by ``numpy.random.default_rng(seed)``; with ALS and an item model, their blend as well.
+    ``budget`` settings per family: :data:`FIRST`, then ``budget - 1`` drawn from :data:`SPACES`
+    by ``numpy.random.default_rng(seed)``; then up to ``budget`` more, each the first untried
+    setting of the :func:`neighbourhood` of the family's best so far; with ALS and item models, the best ALS
+    blended with each of the :data:`BLEND_CANDIDATES` best settings of each item family (the best
+    item model alone is not always the best partner: on Last.fm 2k a sparser EASE blended better),
+    the best blend being ``best["hybrid"]``.
     Each trial records the values of the parameters searched (:data:`SEARCHED`), defaults included.
     ``progress`` is called with each trial once scored.
     """
@@ -198,28 +225,45 @@ def search(fitting: sp.csr_matrix, validation: sp.csr_matrix, budget: int = 10, 
     if unknown or not families:
         raise ValueError(f"families must be some of {FAMILIES}, got {tuple(families)}")
     rng = np.random.default_rng(seed)
-    trials, best, scorers = [], {}, {}
-    for family in families:
-        for attempt in range(budget):
-            model = build(family, SPACES[family](rng) if attempt else {}, seed, threads)
-            params = {name: getattr(model, name) for name in SEARCHED[family]}
-            model.fit(fitting)
-            score_users = scorer(model, fitting)
-            trial = Trial(family, params, evaluate_ranking(score_users, fitting, validation, k=K))
-            trials.append(trial)
-            if progress:
-                progress(trial)
-            if family not in best or trial.score > best[family].score:
-                best[family], scorers[family] = trial, score_users
-    items = [family for family in ITEM_FAMILIES if family in best]
-    if "als" in best and items:
-        item = max(items, key=lambda family: best[family].score)
-        weight, normalise, metrics = choose_blend(scorers["als"], scorers[item], fitting, validation)
-        best["hybrid"] = Trial("hybrid", {"als": best["als"].params, "item": item, item: best[item].params,
-                                          "weight": weight, "normalise": normalise}, metrics)
-        trials.append(best["hybrid"])
+    trials: list[Trial] = []
+    best: dict[str, Trial] = {}
+    leaders: dict[str, list[tuple[Trial, Scorer]]] = {}
+
+    def attempt(family: str, params: dict) -> None:
+        model = build(family, params, seed, threads)
+        params = {name: getattr(model, name) for name in SEARCHED[family]}
+        model.fit(fitting)
+        score_users = scorer(model, fitting)
+        trial = Trial(family, params, evaluate_ranking(score_users, fitting, validation, k=K))
+        trials.append(trial)
         if progress:
-            progress(best["hybrid"])
+            progress(trial)
+        ranked = leaders.setdefault(family, [])
+        ranked.append((trial, score_users))
+        ranked.sort(key=lambda pair: -pair[0].score)   # stable: the first of equals stays first
+        del ranked[BLEND_CANDIDATES:]
+        best[family] = ranked[0][0]
+
+    for family in families:
+        for draw in range(budget):
+            attempt(family, SPACES[family](rng) if draw else FIRST[family])
+        for _ in range(budget):
+            tried = [trial.params for trial in trials if trial.family == family]
+            untried = [params for params in neighbourhood(family, best[family].params) if params not in tried]
+            if not untried:
+                break
+            attempt(family, untried[0])
+    partners = [pair for family in ITEM_FAMILIES for pair in leaders.get(family, [])] if "als" in best else []
+    for item_trial, item_scorer in partners:
+        weight, normalise, metrics = choose_blend(leaders["als"][0][1], item_scorer, fitting, validation)
+        item = item_trial.family
+        trial = Trial("hybrid", {"als": best["als"].params, "item": item, item: item_trial.params,
+                                 "weight": weight, "normalise": normalise}, metrics)
+        trials.append(trial)
+        if progress:
+            progress(trial)
+        if "hybrid" not in best or trial.score > best["hybrid"].score:
+            best["hybrid"] = trial
     winner = max(best.values(), key=lambda trial: trial.score)   # max keeps the first of equals: hybrid last
     return Search(trials, best, winner)
 

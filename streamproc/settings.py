@@ -22,6 +22,7 @@ PREFIX = "STREAMPROC_"
 # The codecs every Kafka client streamproc uses can write and read (aiokafka through cramjam).
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 EXPLORATION_POLICIES = ("uniform", "thompson")
+ITEM_MODELS = ("ease", "rp3beta", "none")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,13 +55,20 @@ class Settings:
     snapshot_max_age_seconds: float = 3600.0
     als_factors: int = 64
     als_iterations: int = 15
-    als_regularization: float = 0.05
-    als_alpha: float = 1.0
+    als_regularization: float = 0.8
+    als_alpha: float = 2.0
     als_confidence: str = "log1p"
     als_regularization_mode: str = "weighted"
     als_solver: str = "cg"
     als_threads: int = 1
     min_als_items: int = 1
+    item_model: str = "ease"
+    item_neighbours: int = 200
+    ease_regularization: float = 100.0
+    rp3beta_alpha: float = 0.8
+    rp3beta_beta: float = 0.2
+    hybrid_weight: float = 0.8
+    hybrid_normalise: str = "minmax"
     clusters: int = 12
     cluster_batch: int = 256
     content_clusters: int = 2
@@ -146,6 +154,23 @@ class Settings:
         if not 0.0 <= self.skip_penalty <= 1.0:
             raise SettingsError(f"{PREFIX}SKIP_PENALTY={self.skip_penalty!r} is not between 0 and 1")
         return self.skip_penalty
+
+    def serves_item_model(self) -> bool:
+        """Return True when the trainer fits an item model to blend with the ALS, False for the ALS alone.
+
+        >>> Settings(item_model="none").serves_item_model(), Settings(hybrid_weight=1.0).serves_item_model()
+        (False, False)
+        >>> Settings(item_model="knn").serves_item_model()
+        Traceback (most recent call last):
+        ...
+        streamproc.errors.SettingsError: STREAMPROC_ITEM_MODEL='knn' is not one of ease, rp3beta, none
+        """
+        if self.item_model not in ITEM_MODELS:
+            raise SettingsError(f"{PREFIX}ITEM_MODEL={self.item_model!r} is not one of {', '.join(ITEM_MODELS)}")
+        if not 0.0 <= self.hybrid_weight <= 1.0 or self.hybrid_normalise not in ("minmax", "rank"):
+            raise SettingsError(f"{PREFIX}HYBRID_WEIGHT must be in [0, 1] and {PREFIX}HYBRID_NORMALISE minmax or "
+                                f"rank, got {self.hybrid_weight!r} and {self.hybrid_normalise!r}")
+        return self.item_model != "none" and self.hybrid_weight < 1.0
 
     def bootstrap_servers(self) -> str:
         """Return the broker as ``host:port`` for plain Kafka clients."""

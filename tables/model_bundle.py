@@ -2,7 +2,8 @@
 
 A :class:`PublishedModel` is what ranking needs and nothing of any user: the ALS's parameters and
 item factors (no user factors), the item ids of its rows, how many users played each item, the
-audio-feature scaler and cluster centres. It travels as one npz file cut into ``CHUNK_BYTES``
+audio-feature scaler and cluster centres, and the sparse item x item model (EASE pruned to its
+strongest weights per item, or RP3beta) with the weight of the ALS in their blend. It travels as one npz file cut into ``CHUNK_BYTES``
 chunks, then a ``manifest`` naming the first chunk's offset and their number. Each chunk says
 where the previous manifest is, so a reader that starts at the last record of the topic finds
 the newest complete model without reading the topic's history.
@@ -12,6 +13,10 @@ the newest complete model without reading the topic's history.
 >>> model = PublishedModel(3, 100.0, 0.1, 3, ["a", "b", "c"], als, np.array([1, 1, 1]), None)
 >>> decode_model(encode_model(model)).item_ids, decode_model(encode_model(model)).version
 (['a', 'b', 'c'], 3)
+>>> items = EASE(regularization=1.0, min_count=1, neighbours=1).fit(sp.csr_matrix(np.ones((2, 3))))
+>>> hybrid = decode_model(encode_model(dataclasses.replace(model, item_model=items, hybrid=Blend(0.6, "rank"))))
+>>> type(hybrid.item_model).__name__, hybrid.item_model.similarity_.nnz, hybrid.hybrid
+('EASE', 3, Blend(weight=0.6, normalise='rank'))
 """
 
 from __future__ import annotations
@@ -24,10 +29,22 @@ import numpy as np
 
 from models.als import ImplicitALS
 from models.clustering import ClusterModel
+from models.ease import EASE
+from models.item_item import ItemItemRecommender
+from models.rp3beta import RP3beta
 from tables.user_state import LogRecord
 
 FORMAT = 1
 CHUNK_BYTES = 512 * 1024
+ITEM_MODELS = {cls.__name__: cls for cls in (EASE, RP3beta)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Blend:
+    """How ranking blends the ALS with the item model: ``weight * als + (1 - weight) * item``, rows normalised."""
+
+    weight: float
+    normalise: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +59,8 @@ class PublishedModel:
     als: ImplicitALS | None
     popularity: np.ndarray
     clusters: ClusterModel | None
+    item_model: ItemItemRecommender | None = None
+    hybrid: Blend | None = None
 
 
 def encode_model(model: PublishedModel) -> bytes:
@@ -53,6 +72,12 @@ def encode_model(model: PublishedModel) -> bytes:
         saved = io.BytesIO()
         model.als.save(saved, users=False)
         arrays["als"] = np.frombuffer(saved.getvalue(), np.uint8)
+    if model.item_model is not None and model.hybrid is not None:
+        saved = io.BytesIO()
+        model.item_model.save(saved, compact=True)
+        arrays["item_model"] = np.frombuffer(saved.getvalue(), np.uint8)
+        header["hybrid"] = {"model": type(model.item_model).__name__, **dataclasses.asdict(model.hybrid)}
+        arrays["header"] = np.array(json.dumps(header))
     if model.clusters is not None:
         arrays.update(cluster_mean=model.clusters.mean_, cluster_scale=model.clusters.scale_,
                       cluster_centres=model.clusters.centres_, cluster_seen=np.array(model.clusters.n_seen_))
@@ -72,10 +97,14 @@ def decode_model(raw: bytes) -> PublishedModel:
             clusters = (ClusterModel(saved["cluster_mean"], saved["cluster_scale"], saved["cluster_centres"],
                                      int(saved["cluster_seen"])) if "cluster_centres" in saved else None)
             popularity = saved["popularity"]
+            hybrid = header.get("hybrid")
+            item_model = (ITEM_MODELS[hybrid["model"]].load(io.BytesIO(saved["item_model"].tobytes()))
+                          if hybrid else None)
     except (OSError, KeyError, EOFError) as exc:
         raise ValueError(f"not a published model: {exc}") from None
     return PublishedModel(header["version"], header["trained_at"], header["fit_seconds"], header["n_users"],
-                          header["item_ids"], als, popularity, clusters)
+                          header["item_ids"], als, popularity, clusters, item_model,
+                          Blend(hybrid["weight"], hybrid["normalise"]) if hybrid else None)
 
 
 def model_records(raw: bytes, version: int, previous: int) -> list[LogRecord]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tables.codec import decode_object, encode
 
-SOURCES = ("als", "content", "popular")
+SOURCES = ("als", "hybrid", "content", "popular")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,9 +27,10 @@ class ModelInfo:
 class RecommendedItem:
     """One recommended item, its score, the model that found it and why.
 
-    ``explanation`` is ``{"kind": "als"|"content"|"popular", "items": [...]}``: the user's played
-    items that contributed most to the ALS score, or the nearest one in audio features, or none
-    for a popular item. ``exploration`` marks an item picked from outside the user's usual
+    ``explanation`` is ``{"kind": "als"|"hybrid"|"content"|"popular", "items": [...]}``: the user's
+    played items that contributed most to the ALS score, or for a hybrid item (with ``"part"``:
+    ``als`` or the item model, ``ease``/``rp3beta``, whichever its blended score owes most) to
+    that part's score, or the nearest one in audio features, or none for a popular item. ``exploration`` marks an item picked from outside the user's usual
     audio-feature clusters.
     """
 

@@ -6,8 +6,9 @@ Faust), so tests call them directly.
 - :func:`filter_and_rerank` drops excluded artists, favours less popular items by the user's
   novelty weight, and keeps at most k items per artist.
 - :func:`explain` says why each item is there: the user's played items that contributed most
-  to its ALS score (Hu, Koren and Volinsky 2008, section 5), or the played item nearest to it in
-  audio features, or popularity.
+  to its ALS score (Hu, Koren and Volinsky 2008, section 5), or, for a hybrid item, to the score
+  of the part of the blend (ALS or the item model) it owes most, or the played item nearest to it
+  in audio features, or popularity.
 - :func:`explore` replaces a share (epsilon) of a list with items from audio-feature clusters
   the user never listens in, marked ``exploration``: uniformly at random, or in the clusters the
   recommender's bandit (Thompson sampling) finds pay; an item the user skipped is drawn the less
@@ -129,10 +130,19 @@ def explain_many(rec: "Recommender", histories: Sequence[Mapping[str, float]],
                  lists: Sequence[list[RecommendedItem]], folded: "FoldedUsers | None" = None) -> list[list[RecommendedItem]]:
     """Return each of ``lists`` explained as :func:`explain` does, the ALS items of every list at once.
 
+    A hybrid item (its explanation's ``part`` set by the ranking) is explained by that part: the
+    ALS's decomposition, or the item model's played neighbours with the largest weights to it.
     ``folded`` holds the users (by position) when the caller folded them in already.
     """
     als = _als_explanations(rec, histories, lists, folded)
-    return [_explained(rec, history, items, kinds) for history, items, kinds in zip(histories, lists, als)]
+    neighbours = _item_model_explanations(rec, histories, lists, folded)
+    return [_explained(rec, history, items, {**kinds, **more})
+            for history, items, kinds, more in zip(histories, lists, als, neighbours)]
+
+
+def _part(item: RecommendedItem) -> str | None:
+    """Return the part of the blend a hybrid item owes most (``als`` or the item model's name), else None."""
+    return item.explanation.get("part") if item.source == "hybrid" and item.explanation else None
 
 
 def _explained(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem],
@@ -143,6 +153,8 @@ def _explained(rec: "Recommender", history: Mapping[str, float], items: list[Rec
     for item in items:
         if item.exploration:
             explanation = {"kind": "exploration", "items": []}
+        elif item.source == "hybrid":
+            explanation = {"kind": "hybrid", "part": _part(item), "items": kinds.get(item.item_id, [])}
         elif item.item_id in kinds:
             explanation = {"kind": "als", "items": kinds[item.item_id]}
         elif item.item_id in nearest and item.source != "popular":
@@ -161,7 +173,8 @@ def _als_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float
     if factors is None:
         return kinds
     wanted = [[item.item_id for item in items
-               if item.source == "als" and not item.exploration and item.item_id in factors.item_index]
+               if (item.source == "als" or _part(item) == "als") and not item.exploration
+               and item.item_id in factors.item_index]
               for items in lists]
     if not any(wanted):
         return kinds
@@ -181,6 +194,33 @@ def _als_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float
     for position, row in folded.positions.items():
         for column, item in enumerate(wanted[position]):
             kinds[position][item] = [item_ids[j] for j in found[row][column][:named[row][column]]]
+    return kinds
+
+
+def _item_model_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float]],
+                             lists: Sequence[list[RecommendedItem]],
+                             folded: "FoldedUsers | None") -> list[dict[str, list[str]]]:
+    """Return, per list, item id → the played items with the largest positive weights to it in the item model
+    (else the largest one), for the list's hybrid items that owe the item model most."""
+    kinds: list[dict[str, list[str]]] = [{} for _ in lists]
+    factors = folded.factors if folded else rec.factors
+    if factors is None or factors.source != "hybrid":
+        return kinds
+    wanted = [[item.item_id for item in items if _part(item) not in (None, "als") and not item.exploration
+               and item.item_id in factors.item_index] for items in lists]
+    users = [position for position, items in enumerate(wanted) if items]
+    if not users:
+        return kinds
+    folded = folded or factors.fold_in(histories)
+    users = [position for position in users if position in folded.positions]
+    rows = folded.rows[[folded.positions[position] for position in users]]
+    found = factors.items.explain_many(rows, [[factors.item_index[item] for item in wanted[position]]
+                                              for position in users], EXPLAIN_ITEMS)
+    item_ids = factors.item_ids
+    for position, per_item in zip(users, found):
+        for item, contributions in zip(wanted[position], per_item):
+            named = [j for j, value in contributions if value > 0] or [j for j, _ in contributions[:1]]
+            kinds[position][item] = [item_ids[j] for j in named]
     return kinds
 
 

@@ -21,14 +21,16 @@ user and item as the workers count them (:func:`tables.user_state.add_event`), s
 items are lowered by ``STREAMPROC_SKIP_PENALTY`` in both our lists and the weekly ones.
 
 Every listener plays a, then b, then c: the next item is certain, and a list folded in after each
-event has it first, while a list made once a week only knows the history of that moment.
+event has it first, while a list made once a week only knows the history of that moment. (The ALS
+alone here: the default blend with EASE misses one of the 8 on a set this small, 0.875.)
 
 >>> from streamproc.settings import EXPLORATION_POLICIES, Settings
 >>> from models.split import Timeline
 >>> rows = [(f"u{u}", item) for u in range(4) for item in "abc"] + [("new", "a"), ("new", "b"), ("new", "c")]
 >>> users, items = (np.array(column, dtype=object) for column in zip(*rows))
 >>> timeline = Timeline(users, items, np.ones(len(rows)), np.arange(len(rows), dtype=float) * 3600)
->>> result = evaluate_stream(timeline, Settings(min_train_users=2, als_factors=2, exploration=0.0), k=1)
+>>> settings = Settings(min_train_users=2, als_factors=2, exploration=0.0, item_model="none")
+>>> result = evaluate_stream(timeline, settings, k=1)
 >>> result["events"], result["hit_rate@1"], result["baselines"]["weekly"]["hit_rate@1"]
 (8, 1.0, 0.375)
 """

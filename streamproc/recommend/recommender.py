@@ -1,8 +1,10 @@
-"""The recommender a worker serves from: ALS first, then content, then popularity.
+"""The recommender a worker serves from: the ALS blended with the item model, then content, then popularity.
 
 It holds the catalogue (every worker follows ``tracks``) and the newest model the trainer
-published (:meth:`Recommender.install`: the ALS item factors, each item's listeners, the
-audio-feature clusters), and turns one user's history into a ranked list. No Kafka and no
+published (:meth:`Recommender.install`: the ALS item factors, the sparse item x item model and
+their blend, each item's listeners, the audio-feature clusters), and turns one user's history
+into a ranked list. With an item model, a user's scores are the blend (``hybrid``) of the
+ALS's (folded in) and the item model's (their history row times its matrix, no fold-in). No Kafka and no
 Faust here: agents call it, tests drive it with plain data.
 """
 
@@ -20,13 +22,14 @@ import scipy.sparse as sp
 from models.als import ImplicitALS
 from models.clustering import ClusterModel
 from models.content import content_recommend, taste_vector
-from models.ranking import top_n_rows
+from models.item_item import ItemItemRecommender
+from models.ranking import blend_parts, top_n_rows
 from streamproc.recommend import personalise, skips
 from streamproc.recommend.bandit import ClusterBandit
 from streamproc.recommend.catalog import Catalog
 from streamproc.settings import Settings
 from tables.control import Preferences
-from tables.model_bundle import PublishedModel
+from tables.model_bundle import Blend, PublishedModel
 from tables.recommendation import ModelInfo, Recommendation, RecommendedItem
 from tables.track import FEATURES
 
@@ -38,7 +41,7 @@ POPULAR_CACHE_S = 1.0
 
 @dataclasses.dataclass(frozen=True)
 class FactorModel:
-    """A trained ALS model with the item ids of its columns."""
+    """A trained ALS model with the item ids of its columns, and the item model blended with it (if any)."""
 
     model: ImplicitALS
     item_ids: list[str]
@@ -47,6 +50,18 @@ class FactorModel:
     trained_at: float
     fit_seconds: float
     n_users: int
+    items: ItemItemRecommender | None = None
+    hybrid: Blend | None = None
+
+    @property
+    def source(self) -> str:
+        """Return what its lists' items are marked with: ``hybrid`` when blended, else ``als``."""
+        return "hybrid" if self.items is not None and self.hybrid is not None else "als"
+
+    @property
+    def item_part(self) -> str:
+        """Return the name of the item model's part of a blend (``ease``, ``rp3beta``)."""
+        return type(self.items).__name__.lower()
 
     def fold_in(self, histories: Sequence[Mapping[str, float]], min_items: int = 1) -> "FoldedUsers":
         """Return the ``histories`` with at least ``min_items`` positive items this model knows, folded in together.
@@ -92,6 +107,20 @@ class FoldedUsers:
     reg: np.ndarray
     vectors: np.ndarray
 
+    def scores(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the scores over every item of rows ``start:stop``, and where blended whether the ALS's
+        share of each is at least the item model's (None when the ALS ranks alone).
+
+        The item model's scores are the rows' 0/1 histories times its sparse matrix: one product for the rows.
+        """
+        factors = self.factors
+        als = self.vectors[start:stop] @ factors.model.item_factors_.T
+        if factors.source == "als":
+            return als, None
+        als_part, item_part = blend_parts(als, factors.items.score_histories(self.rows[start:stop]),
+                                          factors.hybrid.weight, factors.hybrid.normalise)
+        return als_part + item_part, als_part >= item_part
+
 
 class Recommender:
     """Ranks items for users with the newest published model and the catalogue.
@@ -124,6 +153,7 @@ class Recommender:
         self.factors = FactorModel(
             model=model.als, item_ids=model.item_ids, item_index={item: i for i, item in enumerate(model.item_ids)},
             version=model.version, trained_at=model.trained_at, fit_seconds=model.fit_seconds, n_users=model.n_users,
+            items=model.item_model, hybrid=model.hybrid,
         ) if model.als is not None else None
         self.popularity = dict(zip(model.item_ids, model.popularity.tolist()))
         if model.clusters is not None:
@@ -182,7 +212,7 @@ class Recommender:
         version = self.version
         lists: list[tuple[str, list[RecommendedItem]]] = []
         for position, ((user_id, _), history, seen, s, p) in enumerate(zip(users, histories, seens, skips_of, prefs)):
-            kind, items = "als", als_lists[position]
+            kind, items = factors.source if factors else "als", als_lists[position]
             if not items:
                 items = self._content_items(history, n, seen, s, p)
                 kind = "content" if items else "popular"
@@ -198,17 +228,29 @@ class Recommender:
 
     def _als(self, folded: FoldedUsers, n: int, seens: list[set[str]], skips_of: list[Mapping[str, int]],
              prefs: list[Preferences]) -> list[list[RecommendedItem]]:
-        """Return the ALS list of each position of ``seens`` (empty where the user was not folded in)."""
+        """Return the ALS (or hybrid) list of each position of ``seens`` (empty where the user was not folded in).
+
+        A hybrid item carries ``{"kind": "hybrid", "part": ...}``: the model its score owes most,
+        which :func:`~streamproc.recommend.personalise.explain_many` explains it by.
+        """
         lists: list[list[RecommendedItem]] = [[] for _ in seens]
-        item_ids = folded.factors.item_ids
+        factors = folded.factors
+        item_ids, source = factors.item_ids, factors.source
         positions = list(folded.positions)
         step = max(1, SCORE_CELLS // max(len(item_ids), 1))
         for start in range(0, len(positions), step):
-            scores = folded.vectors[start:start + step] @ folded.factors.model.item_factors_.T
+            scores, als_led = folded.scores(start, start + step)
             found = top_n_rows(scores, n * CANDIDATE_FACTOR, exclude=folded.rows[start:start + step])
-            for position, (ids, values) in zip(positions[start:start + step], found):
-                lists[position] = self._ranked([item_ids[i] for i in ids.tolist()], values, n, seens[position],
-                                               skips_of[position], "als", prefs[position])
+            for row, (position, (ids, values)) in enumerate(zip(positions[start:start + step], found)):
+                items = self._ranked([item_ids[i] for i in ids.tolist()], values, n, seens[position],
+                                     skips_of[position], source, prefs[position])
+                if als_led is not None:
+                    led = als_led[row]
+                    items = [dataclasses.replace(item, explanation={
+                        "kind": "hybrid", "items": [],
+                        "part": "als" if led[factors.item_index[item.item_id]] else factors.item_part})
+                        for item in items]
+                lists[position] = items
         return lists
 
     def _content_items(self, history: Mapping[str, float], n: int, seen: set[str], skipped: Mapping[str, int],

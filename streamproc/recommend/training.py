@@ -16,10 +16,13 @@ True
 >>> model = trainer.train(trainer.snapshot(), version=1)
 >>> model.item_ids, model.popularity.tolist(), model.als.item_factors_.shape
 (['a', 'b', 'c'], [2, 1, 1], (3, 2))
+>>> type(model.item_model).__name__, model.hybrid
+('EASE', Blend(weight=0.8, normalise='minmax'))
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -29,11 +32,15 @@ import scipy.sparse as sp
 
 from models.als import ImplicitALS
 from models.clustering import ClusterModel, StreamingClusterer
+from models.ease import EASE
+from models.item_item import ItemItemRecommender
+from models.rp3beta import RP3beta
 from streamproc.recommend.catalog import Catalog
 from streamproc.settings import Settings
-from tables.model_bundle import PublishedModel
+from tables.model_bundle import Blend, PublishedModel
 from tables.user_state import PartitionState
 
+log = logging.getLogger(__name__)
 History = Mapping[str, float]
 # Before the first ALS model (too few users), popularity and clusters are published this often.
 PRELIMINARY_S = 5.0
@@ -174,12 +181,29 @@ class Trainer:
         """Return model ``version`` trained on ``snapshot`` (safe to call off the event loop)."""
         matrix, users, items = to_csr(snapshot.histories)
         started = time.perf_counter()
-        als = None
+        als = item_model = None
         if len(users) >= self.settings.min_train_users:
             als = self._als(version).fit(matrix)
             self.published_als = True
+            item_model = self.fit_item_model(matrix)
+        hybrid = Blend(self.settings.hybrid_weight, self.settings.hybrid_normalise) if item_model else None
         return PublishedModel(version, time.time(), time.perf_counter() - started, len(users), items, als,
-                              matrix.getnnz(axis=0), snapshot.clusters)
+                              matrix.getnnz(axis=0), snapshot.clusters, item_model, hybrid)
+
+    def fit_item_model(self, matrix: sp.csr_matrix) -> ItemItemRecommender | None:
+        """Return the sparse item model fitted on ``matrix``, or None when the settings serve the ALS alone
+        or the catalogue is too large for EASE's dense inverse (said in a warning; the ALS is served alone)."""
+        s = self.settings
+        if not s.serves_item_model():
+            return None
+        model = (EASE(regularization=s.ease_regularization, neighbours=s.item_neighbours, num_threads=s.als_threads)
+                 if s.item_model == "ease" else
+                 RP3beta(alpha=s.rp3beta_alpha, beta=s.rp3beta_beta, neighbours=s.item_neighbours))
+        try:
+            return model.fit(matrix)
+        except ValueError as exc:
+            log.warning("no item model in this version, the ALS is served alone: %s", exc)
+            return None
 
     def _als(self, version: int) -> ImplicitALS:
         s = self.settings

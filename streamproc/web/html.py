@@ -39,7 +39,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .counter{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:8em}
 .counter b{display:block;font-size:1.6em;font-variant-numeric:tabular-nums}
 .src{font-size:.8em;padding:0 .4em;border-radius:3px;color:#fff}
-.src-als{background:#1f77b4}.src-content{background:#2ca02c}.src-popular{background:#7f7f7f}
+.src-als{background:#1f77b4}.src-hybrid{background:#9467bd}.src-content{background:#2ca02c}.src-popular{background:#7f7f7f}
 small,.muted{color:#777}.reason{color:#555;font-size:.9em}
 .cols{display:flex;flex-wrap:wrap;gap:2em}.cols>section{flex:1 1 24em}
 """
@@ -91,9 +91,27 @@ def artists_text(name: str | None, artists: Sequence[str]) -> str:
     return "" if list(artists) in ([], [name]) else ", ".join(artists)
 
 
-def source_badge(source: str) -> str:
-    """Return the coloured label of a recommendation's source (als, content, popular)."""
-    return f"<span class='src src-{esc(source)}'>{esc(source)}</span>"
+PART_NAMES = {"als": "ALS", "ease": "EASE", "rp3beta": "RP3beta"}
+
+
+def model_label(item: Mapping[str, Any]) -> str:
+    """Return which model a list item came from: its source, and for a hybrid item the part its score owes most.
+
+    >>> model_label({"source": "hybrid", "explanation": {"kind": "hybrid", "part": "ease", "items": []}})
+    'hybrid, mostly EASE'
+    >>> model_label({"source": "content"})
+    'content'
+    """
+    source = item.get("source", "")
+    explanation = item.get("explanation")
+    part = explanation.get("part") if isinstance(explanation, Mapping) else None
+    return f"hybrid, mostly {PART_NAMES.get(part, part)}" if source == "hybrid" and part else source
+
+
+def source_badge(source: str, label: str | None = None) -> str:
+    """Return the label (the source itself by default) of a recommendation, coloured by its source
+    (als, hybrid, content, popular)."""
+    return f"<span class='src src-{esc(source)}'>{esc(label or source)}</span>"
 
 
 def feature_chart(names: Sequence[str], series: Mapping[str, Sequence[float] | None],

@@ -191,7 +191,11 @@ SPEC: dict[str, Any] = {
                                 {"$ref": "#/components/schemas/Item"},
                                 {"type": "object", "properties": {
                                     "score": {"type": "number"},
-                                    "source": {"enum": ["als", "content", "popular"]},
+                                    "source": {"enum": ["als", "hybrid", "content", "popular"]},
+                                    "model": {"type": "string",
+                                              "description": "which model the item came from: its source, and for "
+                                                             "a hybrid item the part of the blend its score owes "
+                                                             "most (`hybrid, mostly EASE`)"},
                                     "reason": {"type": "string", "description": "one line: why this item"},
                                     "because": {"type": ["string", "null"],
                                                 "description": "the played item the reason rests on"},

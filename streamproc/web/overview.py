@@ -195,7 +195,7 @@ def _user_body(view: dict[str, Any]) -> str:
     recs = view["recommendations"]
     items = "".join(
         f"<li><b>{esc(item['name'] or item['item_id'])}</b> <span class='muted'>"
-        f"{esc(artists_text(item['name'], item['artists']))}</span> {source_badge(item['source'])} <small>{item['score']:.3f}</small>"
+        f"{esc(artists_text(item['name'], item['artists']))}</span> {source_badge(item['source'], item['model'])} <small>{item['score']:.3f}</small>"
         f"<div class='reason'>{esc(item['reason'])}</div></li>"
         for item in recs["items"]
     )

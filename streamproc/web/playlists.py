@@ -20,7 +20,7 @@ from faust.web import Request, Response, View
 from streamproc.app import app
 from streamproc.runtime import runtime
 from streamproc.recommend.playlists import similar
-from streamproc.web.html import page
+from streamproc.web.html import model_label, page
 from tables.control import PLAYLIST_KINDS
 from tables.store import user_playlists
 
@@ -86,8 +86,9 @@ def _why(item: dict[str, Any]) -> str:
     if item.get("exploration"):
         return "something new, outside your usual sound"
     because = [html.escape(i) for i in explanation.get("items") or []]
-    if explanation.get("kind") == "als" and because:
-        return f"listeners of {', '.join(because)} play it"
+    if explanation.get("kind") in ("als", "hybrid") and because:
+        mostly = f" ({html.escape(model_label(item))})" if explanation.get("kind") == "hybrid" else ""
+        return f"listeners of {', '.join(because)} play it{mostly}"
     if explanation.get("kind") == "content" and because:
         return f"sounds like {because[0]}"
     return "popular"

@@ -2,9 +2,11 @@
 the most played items, and the mean audio features of the favourites against the list's.
 
 Reasons follow the item's source: for ``als`` the played item contributing most to the score
-(Hu, Koren and Volinsky 2008, section 5, ``ImplicitALS.explain``); for ``content`` the favourite
-nearest to the item in standard-scaled audio-feature space (Manhattan, as the content ranking);
-for ``popular`` how many listeners played it.
+(Hu, Koren and Volinsky 2008, section 5, ``ImplicitALS.explain``); for ``hybrid`` the played item
+the ranking's explanation names, from the part of the blend (ALS or the item model) the score
+owes most, which the reason says; for ``content`` the favourite nearest to the item in
+standard-scaled audio-feature space (Manhattan, as the content ranking); for ``popular`` how
+many listeners played it. Each item's ``model`` says which model it came from.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import scipy.sparse as sp
 
 from streamproc.owned_users import OwnedUsers
 from streamproc.recommend.recommender import Recommender
+from streamproc.web.html import model_label
 from tables.track import FEATURES
 
 # The audio features between 0 and 1, which the chart can put on one axis (as EMERGIFY did).
@@ -25,8 +28,6 @@ CHART_FEATURES = ("danceability", "energy", "speechiness", "acousticness", "inst
 MOST_PLAYED = 10
 FAVOURITES = 20  # the most played items with audio features that the chart and content reasons use
 MAX_USER_ID = 256
-
-
 def user_view(recommender: Recommender, owned: OwnedUsers, user_id: str) -> dict[str, Any] | None:
     """Return the user's latest recommendations with names and reasons, or None for a user no owned
     partition holds. A user whose partition was just loaded has no list sent yet: one is ranked for the page."""
@@ -42,7 +43,7 @@ def user_view(recommender: Recommender, owned: OwnedUsers, user_id: str) -> dict
     reasons = Reasons(recommender, played)
     items = [
         {**item, "name": catalog.name(item["item_id"]), "artists": catalog.artists(item["item_id"]),
-         **reasons.reason(item)}
+         "model": model_label(item), **reasons.reason(item)}
         for item in latest["items"]
     ]
     favourites = [item for item, _ in top if _features(recommender, item) is not None][:FAVOURITES]
@@ -83,6 +84,11 @@ class Reasons:
         because = given[0] if given and isinstance(given[0], str) else None
         if item.get("exploration") or (isinstance(explanation, Mapping) and explanation.get("kind") == "exploration"):
             return {"reason": "something different: from a sound you have not played yet", "because": None}
+        if source == "hybrid":
+            mostly = f" ({model_label(item)})"
+            if because:
+                return self._because(because, f"because you played {self._label(because)}{mostly}")
+            return {"reason": f"listeners with a taste like yours play it{mostly}", "because": None}
         if source == "als":
             because = because or self._als_because(item_id)
             if because:

@@ -114,9 +114,9 @@ def test_controls_playlists_and_explanations_on_a_running_worker(broker, start_w
             latest[m.key().decode()] = json.loads(m.value())
         return latest
 
-    # Every user gets a list, and then an ALS list once the model is trained.
+    # Every user gets a list, and then a hybrid (ALS + item model) list once the model is trained.
     reader.until(lambda ms: len(latest_all()) == USERS and any(
-        v["model"]["kind"] == "als" for v in latest_all().values()))
+        v["model"]["kind"] == "hybrid" for v in latest_all().values()))
     # Explanations name items the user really played.
     named = 0
     for m in reader.messages:

@@ -79,4 +79,9 @@ def test_one_trainer_partitioned_state_takeover_and_an_empty_worker_ranking_at_o
             status, body = w3.get_json(f"/api/users/{user}/")
             assert status == 200 and body["events"] == sent[user]
             model = body["recommendations"]["model"]
-            assert model == {"kind": "als", "version": current} and len(body["recommendations"]["items"]) == 10
+            assert model == {"kind": "hybrid", "version": current} and len(body["recommendations"]["items"]) == 10
+            # The published version carried the item model: the worker's items are the ALS and EASE blend,
+            # each saying which part it owes most, as the web view does.
+            ranked = [item for item in body["recommendations"]["items"] if not item["exploration"]]
+            assert ranked and all(item["source"] == "hybrid" for item in ranked)
+            assert all(item["model"] in ("hybrid, mostly ALS", "hybrid, mostly EASE") for item in ranked)

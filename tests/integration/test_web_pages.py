@@ -74,9 +74,9 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Chromium:
 class Fed:
     """The running worker and users of each kind of list."""
 
-    def __init__(self, worker: WorkerProcess, als_user: str, content_user: str) -> None:
+    def __init__(self, worker: WorkerProcess, hybrid_user: str, content_user: str) -> None:
         self.worker = worker
-        self.als_user = als_user
+        self.hybrid_user = hybrid_user
         self.content_user = content_user
 
     def url(self, path: str) -> str:
@@ -118,19 +118,19 @@ def fed(lastfm_dir: Path, emergify_csv: Path, tmp_path_factory: pytest.TempPathF
                 assert replay.returncode == 0, replay.stderr
             print(f"replayed in {time.monotonic() - started:.1f} s")
             deadline = started + FEED_BUDGET_S
-            als_user = content_user = None
+            hybrid_user = content_user = None
             while time.monotonic() < deadline:
                 stats = worker.get_json("/api/stats/")[1]
                 if stats["events"] >= LASTFM_EVENTS + SIMULATED_EVENTS and stats["clusters"]:
-                    als_user = als_user or next((u for u in lastfm_users[:50] if "als" in _sources(worker, u)), None)
+                    hybrid_user = hybrid_user or next((u for u in lastfm_users[:50] if "hybrid" in _sources(worker, u)), None)
                     content_user = content_user or next(
                         (f"sim-user-{i}" for i in range(50) if "content" in _sources(worker, f"sim-user-{i}")), None)
-                    if als_user and content_user:
+                    if hybrid_user and content_user:
                         break
                 time.sleep(1)
-            assert als_user and content_user, f"no ALS or content lists within {FEED_BUDGET_S} s: {stats}"
+            assert hybrid_user and content_user, f"no hybrid or content lists within {FEED_BUDGET_S} s: {stats}"
             print(f"worker fed in {time.monotonic() - started:.1f} s")
-            yield Fed(worker, als_user, content_user)
+            yield Fed(worker, hybrid_user, content_user)
         finally:
             worker.stop()
 
@@ -157,15 +157,17 @@ def test_overview_shows_live_counters(fed: Fed, chromium: Chromium, tmp_path: Pa
 
 
 def test_user_page_shows_reasons_most_played_and_features(fed: Fed, chromium: Chromium, tmp_path: Path) -> None:
-    for user, source in ((fed.als_user, "als"), (fed.content_user, "content")):
+    for user, source in ((fed.hybrid_user, "hybrid"), (fed.content_user, "content")):
         url = fed.url(f"/users/{urllib.parse.quote(user, safe='')}/")
         dom = chromium.dom(url, tmp_path / f"user-{source}.png")
         assert f"<h1>User {user}</h1>" in dom
         recommended = re.search(r"<ol id=\"recommendations\">(.*?)</ol>", dom, re.S).group(1)
         assert recommended.count("<li>") == 10
         assert f"src-{source}" in recommended
-        reason = "because you played " if source == "als" else "sounds like "
+        reason = "because you played " if source == "hybrid" else "sounds like "
         assert reason in recommended
+        if source == "hybrid":  # the badge says which part of the blend the item owes most
+            assert re.search(r"hybrid, mostly (ALS|EASE)</span>", recommended)
         assert re.search(r"<ol id=\"most-played\">(.*?)</ol>", dom, re.S).group(1).count("<li>") >= 1
         if source == "content":  # simulated listeners of the catalogue: tracks with audio features
             chart = re.search(r"<svg[^>]*class=\"feature-chart\".*?</svg>", dom, re.S).group(0)
@@ -233,7 +235,7 @@ def test_bad_parameters_on_pages_get_a_4xx_page(fed: Fed, path: str, status: int
 def test_every_documented_path_answers(fed: Fed) -> None:
     code, _, spec = _get(fed.url("/api/openapi.json"))
     assert code == 200 and spec["openapi"].startswith("3.")
-    examples = {"user_id": urllib.parse.quote(fed.als_user, safe=""), "kind": "discover", "partition": "0",
+    examples = {"user_id": urllib.parse.quote(fed.hybrid_user, safe=""), "kind": "discover", "partition": "0",
                 "item_id": urllib.parse.quote(fed.worker.get_json("/api/search?q=love")[1]["tracks"][0]["item_id"])}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -266,7 +268,7 @@ def test_every_api_path_survives_hostile_parameters(fed: Fed) -> None:
     """Each OpenAPI path, each parameter in turn given each hostile value (the others a good one),
     answers 200 or a 4xx within the client's timeout: never a 5xx, never a hang."""
     spec = _get(fed.url("/api/openapi.json"))[2]
-    good = {"user_id": urllib.parse.quote(fed.als_user, safe=""), "kind": "discover",
+    good = {"user_id": urllib.parse.quote(fed.hybrid_user, safe=""), "kind": "discover",
             "item_id": urllib.parse.quote(fed.worker.get_json("/api/search?q=love")[1]["tracks"][0]["item_id"]),
             "q": "love", "n": "10", "partition": "0"}
     failures = []

@@ -225,3 +225,17 @@ def test_both_beat_popularity_on_lastfm(lastfm_dir):
         model.fit(train)
         precision = evaluate_ranking(lambda users: model.score_histories(train[users]), train, test)["precision@10"]
         assert precision > popularity + 0.05, type(model).__name__
+
+
+def test_explain_many_equals_explain_of_each_item_of_each_row(make):
+    plays = random_plays(seed=3)
+    model = make().fit(plays)
+    rows = plays[[2, 7, 11]]
+    targets = [[0, 5, 9], [], [3, 3, plays.shape[1] - 1]]
+    found = model.explain_many(rows, targets, n=2)
+    assert [len(per_row) for per_row in found] == [3, 0, 3]
+    for u, items in enumerate(targets):
+        for item, explained in zip(items, found[u]):
+            assert explained == model.explain(rows[u], item, n=2)
+    with pytest.raises(ValueError, match="rows"):
+        model.explain_many(rows, targets[:2])

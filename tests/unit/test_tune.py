@@ -85,7 +85,11 @@ def test_the_test_split_is_read_once_after_the_search_and_the_refit(split, monke
     assert events.count("evaluate test") == 1
     assert events.index("search done") < events.index("refit done") < events.index("evaluate test") < first_read
     assert "evaluate validation" not in events[events.index("evaluate test"):]
-    assert events.count("evaluate validation") == 3 * 2 + 2 * 11     # 2 settings x 3 models, then 2 x 11 blends
+    # Each setting of the 3 models (2 drawn, up to 2 local steps), then for the 2 best settings of each item
+    # model 2 normalisations x 11 weights
+    settings = [t for t in tuned.search.trials if t.family != "hybrid"]
+    assert 3 * 3 <= len(settings) <= 3 * 4
+    assert events.count("evaluate validation") == len(settings) + 2 * 2 * 2 * 11
     object.__setattr__(watched, "_events", None)
     assert 0 < tuned.test["ndcg@10"] <= 1
 
@@ -127,17 +131,34 @@ def test_search_is_seeded_and_starts_from_the_defaults(split):
     other = search(fitting, validation, budget=3, seed=8, threads=1)
     assert [t.params for t in first.trials] == [t.params for t in again.trials]
     assert [t.params for t in first.trials] != [t.params for t in other.trials]
-    defaults = {t.family: t.params for t in first.trials[::3][:3]}
+    families = [t.family for t in first.trials]
+    defaults = {family: first.trials[families.index(family)].params for family in ("als", "ease", "rp3beta")}
     assert defaults == {"als": {"factors": 64, "regularization": 0.05, "regularization_mode": "weighted",
                                 "alpha": 1.0, "confidence": "log1p"},
-                        "ease": {"regularization": 100.0}, "rp3beta": {"alpha": 0.8, "beta": 0.2}}
-    assert [t.family for t in first.trials] == ["als"] * 3 + ["ease"] * 3 + ["rp3beta"] * 3 + ["hybrid"]
+                        "ease": {"regularization": 100.0, "neighbours": 200},
+                        "rp3beta": {"alpha": 0.8, "beta": 0.2, "neighbours": 200}}
+    assert families == sorted(families, key=["als", "ease", "rp3beta", "hybrid"].index)
+    assert families.count("hybrid") == 4 and all(4 <= families.count(f) <= 6 for f in ("als", "ease", "rp3beta"))
+    for family in ("als", "ease", "rp3beta"):
+        # After 3 drawn settings, each step tries a neighbour of the best so far, never one tried before.
+        trials = [t for t in first.trials if t.family == family]
+        for step in range(3, len(trials)):
+            best = max(trials[:step], key=lambda t: t.score)
+            assert trials[step].params in tuning.neighbourhood(family, best.params)
+            assert trials[step].params not in [t.params for t in trials[:step]]
+    # The best ALS blended with the two best settings of each item model, the best blend kept.
+    hybrids = first.trials[-4:]
+    assert [t.params["item"] for t in hybrids] == ["ease", "ease", "rp3beta", "rp3beta"]
+    for family, pair in (("ease", hybrids[:2]), ("rp3beta", hybrids[2:])):
+        ranked = sorted((t for t in first.trials if t.family == family), key=lambda t: -t.score)
+        assert [t.params[family] for t in pair] == [t.params for t in ranked[:2]]
+    assert first.best["hybrid"].score == max(t.score for t in hybrids)
     for family in ("als", "ease", "rp3beta"):
         assert first.best[family].score == max(t.score for t in first.trials if t.family == family)
     assert first.winner.score == max(t.score for t in first.best.values())
     hybrid = first.best["hybrid"].params
     assert hybrid["als"] == first.best["als"].params
-    assert hybrid[hybrid["item"]] == first.best[hybrid["item"]].params
+    assert hybrid[hybrid["item"]] in [t.params for t in first.trials if t.family == hybrid["item"]]
 
 
 def test_search_without_als_makes_no_hybrid(split):
@@ -160,7 +181,7 @@ def test_tune_json_on_a_generated_tsv(tmp_path, capsys):
     assert main(["tune", "--interactions", str(path), "--format", "tsv", "--budget", "2", "--threads", "1",
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert len(result["trials"]) == 2 * 3 + 1
+    assert 3 * 3 + 4 <= len(result["trials"]) <= 3 * 4 + 4
     assert set(result["best"]) == {"als", "ease", "rp3beta", "hybrid"}
     winner = result["winner"]
     assert winner["validation"]["ndcg@10"] == max(best["validation"]["ndcg@10"] for best in result["best"].values())
@@ -175,7 +196,7 @@ def test_tune_prints_a_table_with_the_best_setting(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "validation P@10" in captured.out and "best: " in captured.out
     assert "test        P@10" in captured.out and "scored once" in captured.out
-    assert captured.err.count("validation nDCG@10") == 4                # progress: 3 models and the blend
+    assert captured.err.count("validation nDCG@10") == 3 * 2 + 4   # progress: 3 models (a draw, a step), 4 blends
 
 
 @pytest.mark.parametrize("name, fmt, message", [("missing.dat", "lastfm", "missing.dat"),
@@ -195,7 +216,7 @@ def test_tune_a_bad_budget_is_one_line_and_non_zero(tmp_path, capsys):
     assert err.count("\n") == 1 and "--budget" in err
 
 
-@pytest.mark.parametrize("model", ["ease", "rp3beta", "hybrid"])
+@pytest.mark.parametrize("model", ["served", "ease", "rp3beta", "hybrid"])
 def test_evaluate_model_option_ranks_the_blocks(tmp_path, capsys, model):
     path = write_tsv(tmp_path / "plays.tsv", block_matrix(seed=4))
     assert main(["evaluate", "--interactions", str(path), "--format", "tsv", "--json", "--model", model,

@@ -82,6 +82,11 @@ def test_reasons_follow_the_source(monkeypatch) -> None:
     assert reasons.reason({"item_id": "t5", "source": "popular"})["reason"] == "popular with 1 listener"
     given = {"item_id": "t9", "source": "als", "explanation": {"kind": "als", "items": ["t0", "t1"]}}
     assert reasons.reason(given) == {"reason": "because you played Track t0 by Artist t0", "because": "t0"}
+    # hybrid: the item its explanation names, and the part of the blend the score owes most
+    hybrid = {"item_id": "t9", "source": "hybrid", "explanation": {"kind": "hybrid", "part": "ease", "items": ["t1"]}}
+    assert reasons.reason(hybrid) == {"reason": "because you played Track t1 by Artist t1 (hybrid, mostly EASE)",
+                                      "because": "t1"}
+    assert web_users.model_label(hybrid) == "hybrid, mostly EASE" and web_users.model_label(given) == "als"
     # als without a given explanation: ask the model which played item contributes most
     install_trained(rec, {"u1": played, "u2": {"t0": 1.0, "t5": 2.0}}, version=2)
     found = reasons.reason({"item_id": "t5", "source": "als"})
