@@ -26,8 +26,8 @@ READ_TIMEOUT_S = 30.0
 READ_WAIT_MS = 10
 # A reader that follows a log for the worker's life (the model, the trainer's feed): a new record
 # may wait up to this long to be read, which neither needs faster, and an idle worker asks the
-# broker ten times a second instead of a hundred (two idle workers: 0.20 cores and the broker
-# 0.19 with 10 ms, 0.16 and 0.15 with this).
+# broker ten times a second instead of a hundred (a broker and two workers with no events, CPU
+# over 20 s: the workers 0.20 cores and the broker 0.19 with 10 ms, 0.16 and 0.15 with this).
 FOLLOW_WAIT_MS = 100
 # aiokafka logs every assign at INFO; these readers assign on every read.
 logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
