@@ -7,7 +7,9 @@ Each case starts a fresh embedded broker and N ``streamproc worker`` processes, 
 catalogue, then E simulated listening events (keyed by user) as fast as possible (``--max``) or
 at R events a second (``--rate``), while an aiokafka consumer reads ``recommendations``.
 Latency is the time from an event's produce time (its Kafka timestamp) to the moment the
-recommendation carrying it (its ``event_ts``) is read; events/s is E over the time from the first
+recommendation carrying it (its ``event_ts``) is read; each worker's own p50 (from its
+``/api/stats/``: produce time to the list's send) splits that into the worker's part and the way
+back; events/s is E over the time from the first
 event sent to the last recommendation read. The ceiling is the raw aiokafka consume rate of the
 same ``listens`` topic on the same broker, read after the case. RSS of each worker is read from
 /proc after the run, and so are the cores that the workers, the broker and this client kept busy
@@ -94,6 +96,8 @@ class Result:
     worker_cpu_s: float
     traffic: dict[str, tuple[int, int]]
     progress: list[tuple[float, int]]
+    # each worker's own p50 over its last minute: produce time to the list's send, before the way back
+    worker_p50_ms: list[float | None] = dataclasses.field(default_factory=list)
 
     def per_event(self, topic: str) -> tuple[float, float]:
         """Return the messages and bytes ``topic`` received per listening event."""
@@ -182,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
             f"{settings.producer_linger_ms} ms producer linger, compression {settings.compression}, retraining every {settings.retrain_events:,} "
             f"events or {settings.retrain_seconds:g} s, then a background refresh of every owned user's "
             "list). Latency: an event's produce time to the read of the "
-            "recommendation carrying it; events/s: events over first send to last recommendation read. "
+            "recommendation carrying it; at each worker: to the list's send, over the worker's last minute "
+            "(the rest is the producer's linger, the broker and this reader's fetch); events/s: events over first send to last recommendation read. "
             "Ceiling: raw aiokafka consumption of the same `listens` topic, same broker, same run. "
             "Broker, workers and this client share the machine's cores; a column says how many "
             "each kept busy on average. Messages and bytes per event: every topic read back from the "
@@ -202,7 +207,8 @@ def results_table(results: list[Result]) -> str:
     rows = [[
         r.case.name, r.case.workers, f"{r.case.events:,}",
         f"{r.case.rate:g}" if r.case.rate else "max", r.case.fetch_wait_ms,
-        f"{r.events_per_s:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms), f"{r.recommendations:,}",
+        f"{r.events_per_s:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms), " / ".join(map(_ms, r.worker_p50_ms)) or "-",
+        f"{r.recommendations:,}",
         f"{r.ceiling_per_s:,.0f}", " / ".join(f"{m:.0f}" for m in r.rss_mib),
         " / ".join(f"{r.cores[name]:.2f}" for name in ("workers", "broker", "client")),
         f"{r.worker_cpu_s / r.case.events * 1000:.2f}", f"{r.messages_per_event():.2f}",
@@ -210,7 +216,7 @@ def results_table(results: list[Result]) -> str:
     ] for r in results]
     return markdown_table(
         ["case", "workers", "events", "offered /s", "fetch wait ms", "events/s", "p50 ms", "p99 ms",
-         "recommendations", "ceiling: aiokafka consume /s", "RSS MiB per worker",
+         "p50 ms at each worker: produced to list sent", "recommendations", "ceiling: aiokafka consume /s", "RSS MiB per worker",
          "cores busy: workers / broker / client", "worker CPU-s per 1k events", "messages per event",
          "state B per event"], rows)
 
@@ -321,6 +327,8 @@ async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_u
         sampler.cancel()
         await asyncio.sleep(DRAIN_S)
         reflected = await asyncio.to_thread(_processed, workers)
+        worker_p50_ms = [(await asyncio.to_thread(_stats, w)).get("stream", {}).get("latency_ms", {}).get("p50")
+                         for w in workers]
         end = reader.last_read or time.time()
         # Over the whole case, drain included: cores each group kept busy on average.
         worker_cpu_s = sum(map(_cpu_seconds, pids["workers"])) - cpu_before["workers"]
@@ -345,6 +353,7 @@ async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_u
         worker_cpu_s=worker_cpu_s,
         traffic=await broker_traffic(bootstrap),
         progress=progress,
+        worker_p50_ms=worker_p50_ms,
     )
 
 

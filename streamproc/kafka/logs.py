@@ -22,6 +22,13 @@ from streamproc.kafka.producer import MAX_REQUEST_BYTES
 from tables.user_state import LogRecord
 
 READ_TIMEOUT_S = 30.0
+# A read that stops at the end of a partition: how long the broker may hold each fetch.
+READ_WAIT_MS = 10
+# A reader that follows a log for the worker's life (the model, the trainer's feed): a new record
+# may wait up to this long to be read, which neither needs faster, and an idle worker asks the
+# broker ten times a second instead of a hundred (a broker and two workers with no events, CPU
+# over 20 s: the workers 0.20 cores and the broker 0.19 with 10 ms, 0.16 and 0.15 with this).
+FOLLOW_WAIT_MS = 100
 # aiokafka logs every assign at INFO; these readers assign on every read.
 logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
 
@@ -33,10 +40,15 @@ def log_record(record: ConsumerRecord) -> LogRecord:
 
 
 @asynccontextmanager
-async def reader(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
-    """Yield a started consumer outside any group, for :func:`last_record` and :func:`read_range`."""
+async def reader(bootstrap: str, fetch_wait_ms: int = READ_WAIT_MS) -> AsyncIterator[AIOKafkaConsumer]:
+    """Yield a started consumer outside any group, for :func:`last_record` and :func:`read_range`.
+
+    A reader that follows a log for the worker's life passes a longer ``fetch_wait_ms``
+    (:data:`FOLLOW_WAIT_MS`): at the end of a partition each fetch waits that long, so a short
+    wait polls the broker a hundred times a second for records that come once a minute.
+    """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=10, max_partition_fetch_bytes=MAX_REQUEST_BYTES)
+                                fetch_max_wait_ms=fetch_wait_ms, max_partition_fetch_bytes=MAX_REQUEST_BYTES)
     await start_client(consumer, bootstrap)
     try:
         yield consumer

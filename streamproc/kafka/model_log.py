@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from streamproc.kafka.logs import append, last_record, log_record, read_range, reader
+from streamproc.kafka.logs import FOLLOW_WAIT_MS, append, last_record, log_record, read_range, reader
 from tables.model_bundle import PublishedModel, decode_model, encode_model, manifest_record, model_records
 from tables.user_state import LogRecord
 
@@ -53,7 +53,7 @@ class ModelLog:
         name = self.topic.get_topic_name()
         while True:
             try:
-                async with reader(self.bootstrap) as consumer:
+                async with reader(self.bootstrap, FOLLOW_WAIT_MS) as consumer:
                     await self._follow(consumer, name, install)
             except (KafkaError, OSError, TimeoutError) as exc:
                 log.warning("model topic: %s; reading it again in %.0f s", exc, RETRY_S)

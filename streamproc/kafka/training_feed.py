@@ -15,7 +15,7 @@ import logging
 
 from aiokafka import TopicPartition
 
-from streamproc.kafka.logs import log_record, reader
+from streamproc.kafka.logs import FOLLOW_WAIT_MS, log_record, reader
 from streamproc.kafka.state_log import StateLog
 from streamproc.recommend.training import Trainer
 from tables.errors import InvalidMessage
@@ -37,7 +37,7 @@ async def feed_trainer(trainer: Trainer, state_log: StateLog, partitions: int, c
         positions[TopicPartition(controls_changelog, partition)] = 0
     log.info("trainer: %d users of %d partitions loaded", trainer.users(), partitions)
     ready.set()
-    async with reader(state_log.bootstrap) as consumer:
+    async with reader(state_log.bootstrap, FOLLOW_WAIT_MS) as consumer:
         consumer.assign(list(positions))
         for tp, offset in positions.items():
             consumer.seek(tp, offset)
