@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 
 from streamproc.errors import CommandError
@@ -62,7 +63,9 @@ class EmbeddedBroker:
             stderr=self._log,
         )
         self._wait_ready(timeout)
-        asyncio.run(ensure_shared_topics(self.bootstrap, self.partitions))
+        # In a thread of its own: the caller may be inside an event loop (bench stream, the demo).
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(asyncio.run, ensure_shared_topics(self.bootstrap, self.partitions)).result()
         return self
 
     def stop(self) -> None:

@@ -30,3 +30,28 @@ def test_broker_runs_in_the_foreground_and_stops_on_sigterm():
         process.kill()
         process.stdout.close()
         process.stderr.close()
+
+
+def test_a_new_broker_holds_the_shared_topics_with_the_configured_partitions_even_started_in_an_event_loop():
+    """Regression: bench stream starts the broker inside its event loop, where creating the topics
+    with ``asyncio.run`` failed."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from streamproc.kafka.broker import EmbeddedBroker
+    from streamproc.settings import settings
+    from tables.topics import DEAD_LETTERS, INPUT_TOPICS, PLAYLISTS, RECOMMENDATIONS
+
+    async def partitions_of_new_broker() -> dict[str, int]:
+        with EmbeddedBroker(port=free_port()) as broker:
+            admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+            await admin.start()
+            try:
+                described = await admin.describe_topics([*INPUT_TOPICS, DEAD_LETTERS, PLAYLISTS, RECOMMENDATIONS])
+            finally:
+                await admin.close()
+        return {topic["topic"]: len(topic["partitions"]) for topic in described}
+
+    assert asyncio.run(partitions_of_new_broker()) == dict.fromkeys(
+        [*INPUT_TOPICS, DEAD_LETTERS, PLAYLISTS, RECOMMENDATIONS], settings.topic_partitions)
