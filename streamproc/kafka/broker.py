@@ -63,9 +63,14 @@ class EmbeddedBroker:
             stderr=self._log,
         )
         self._wait_ready(timeout)
-        # In a thread of its own: the caller may be inside an event loop (bench stream, the demo).
-        with ThreadPoolExecutor(max_workers=1) as thread:
-            thread.submit(asyncio.run, ensure_shared_topics(self.bootstrap, self.partitions)).result()
+        try:
+            # In a thread of its own: the caller may be inside an event loop (bench stream).
+            with ThreadPoolExecutor(max_workers=1) as thread:
+                thread.submit(asyncio.run, ensure_shared_topics(self.bootstrap, self.partitions)).result()
+        except BaseException:
+            # Nobody holds a broker whose start failed, so nobody else would stop its process.
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

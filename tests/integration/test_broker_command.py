@@ -55,3 +55,16 @@ def test_a_new_broker_holds_the_shared_topics_with_the_configured_partitions_eve
 
     assert asyncio.run(partitions_of_new_broker()) == dict.fromkeys(
         [*INPUT_TOPICS, DEAD_LETTERS, PLAYLISTS, RECOMMENDATIONS], settings.topic_partitions)
+
+
+def test_a_broker_whose_topics_cannot_be_made_is_stopped_not_left_running(monkeypatch):
+    import streamproc.kafka.broker as embedded
+
+    async def refuse(bootstrap: str, partitions: int) -> None:
+        raise RuntimeError("topics refused")
+
+    monkeypatch.setattr(embedded, "ensure_shared_topics", refuse)
+    broker = embedded.EmbeddedBroker(port=free_port())
+    with pytest.raises(RuntimeError, match="topics refused"):
+        broker.start()
+    assert broker.process.poll() is not None and not kafka_ready(broker.bootstrap)
