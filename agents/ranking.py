@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from faust.types import EventT
 
@@ -29,6 +30,7 @@ from streamproc.stats import stats
 from tables.codec import encode
 from tables.recommendation import Recommendation
 from tables.store import recommendations_topic
+from tables.user_state import PartitionState
 
 log = logging.getLogger(__name__)
 # Users ranked together between two yields to the event loop.
@@ -55,18 +57,22 @@ async def send_held_lists() -> None:
 
 async def send_lists(due: dict[str, float]) -> None:
     """Rank and send the list of each user in ``due`` (user → the produce time its list reports) still owned."""
-    states = [(user_id, state) for user_id in due if (state := runtime.owned.find(user_id)) is not None]
-    owned = [(user_id, state.history(user_id)) for user_id, state in states]
-    skipped = [state.skips(user_id) for user_id, state in states]
+    owned = [(user_id, state) for user_id in due if (state := runtime.owned.find(user_id)) is not None]
     latencies = []
     for start in range(0, len(owned), SLICE):
-        for recommendation in runtime.recommender.recommend_many(owned[start:start + SLICE],
-                                                                 skipped=skipped[start:start + SLICE]):
+        for recommendation in rank(owned[start:start + SLICE]):
             produced_at = due[recommendation.user_id]
             send(recommendation, produced_at)
             latencies.append(time.time() - produced_at)
         await asyncio.sleep(0)
     stats.record_latencies(latencies)
+
+
+def rank(users: Sequence[tuple[str, PartitionState]]) -> list[Recommendation]:
+    """Return the lists of ``users`` (each user id with the partition state holding it), ranked together
+    from their histories and skips with the installed model."""
+    return runtime.recommender.recommend_many([(user_id, state.history(user_id)) for user_id, state in users],
+                                              skipped=[state.skips(user_id) for user_id, state in users])
 
 
 def send(recommendation: Recommendation, event_ts: float | None) -> bytes:
@@ -99,8 +105,7 @@ async def refresh_owned_users(version: int) -> int:
             stale = [user_id for user_id in user_ids[start:start + SLICE]
                      if user_id in state.users and (user_id not in runtime.owned.latest
                                                        or runtime.owned.latest[user_id].version < version)]
-            for recommendation in runtime.recommender.recommend_many([(u, state.history(u)) for u in stale],
-                                                                     skipped=[state.skips(u) for u in stale]):
+            for recommendation in rank([(user_id, state) for user_id in stale]):
                 send(recommendation, None)
             refreshed += len(stale)
             # Rest in proportion, so that new events, not old lists, get most of the worker.
