@@ -1,10 +1,11 @@
 """The listens agent: each event applied to its user in the worker's own partitions, lists sent per batch.
 
-Events come in batches. Each partition's users are loaded before its first batch (or again
-when the stream jumped past what this worker applied: another worker owned the partition
-meanwhile, :mod:`agents.partitions`). An event at or below the partition's applied offset is a
-redelivery after a crash and counts once. Every user whose history changed gets one new list
-per batch, and each applied play, like or playlist-add counts towards the live hit rate
+Events come in batches; those of a partition this worker no longer owns (taken before a
+rebalance) are left to its new owner. Each partition's users are loaded before its first batch
+(or again when the stream jumped past what this worker applied: another worker owned the
+partition meanwhile, :mod:`agents.partitions`). An event at or below the partition's applied
+offset is a redelivery after a crash and counts once. Every user whose history changed gets one
+new list per batch, and each applied play, like or playlist-add counts towards the live hit rate
 (:mod:`streamproc.hit_rate`) by whether its item was on the user's latest list; an event on an
 exploration pick of that list tells the exploration bandit, when exploring by one (a redelivery
 counts for neither); then each partition whose events since its last snapshot pay for a new one
@@ -45,7 +46,8 @@ async def process_listens(stream: StreamT) -> None:
 
     Controls arrive on the same stream (see :mod:`agents.controls`), each applied where it came.
     """
-    async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+    async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+        events = owned_events(batch)
         stats.record_batch(events)
         await ensure_loaded(events)
         changed: dict[str, EventT] = {}
@@ -75,6 +77,18 @@ async def process_listens(stream: StreamT) -> None:
         stats.hit_rate.record(hits, scored)
         await publish_recommendations(changed)
         snapshot_due(touched)
+
+
+def owned_events(events: list[EventT]) -> list[EventT]:
+    """Return ``events`` but those of partitions another worker owns now.
+
+    A batch taken before a rebalance can still hold them: applying one would load the partition
+    here again, send its users' lists twice and snapshot it beside its new owner.
+    """
+    owned = [event for event in events if runtime.owned.owns(event.message.partition)]
+    if len(owned) < len(events):
+        log.info("left %d events of partitions now owned elsewhere to their owner", len(events) - len(owned))
+    return owned
 
 
 @app.timer(interval=SNAPSHOT_CHECK_S)

@@ -40,6 +40,9 @@ class OwnedUsers:
     def __init__(self) -> None:
         self.partitions: dict[int, PartitionState] = {}
         self.latest: dict[str, Sent] = {}
+        # The partitions of the latest assignment; None outside a consumer group (a test context),
+        # where whatever arrives is this worker's.
+        self.assigned: set[int] | None = None
         self.locks: dict[int, asyncio.Lock] = {}
 
     def lock(self, partition: int) -> asyncio.Lock:
@@ -77,9 +80,13 @@ class OwnedUsers:
         """Return how many users the owned partitions hold."""
         return sum(len(state) for state in self.partitions.values())
 
+    def owns(self, partition: int) -> bool:
+        """Return True when ``partition`` is this worker's as of the latest assignment."""
+        return self.assigned is None or partition in self.assigned
+
     def keep_only(self, partitions: Iterable[int]) -> list[int]:
-        """Drop every partition not in ``partitions``, with its users' lists; return those dropped."""
-        keep = set(partitions)
+        """Own exactly ``partitions`` from now on: drop every other one, with its users' lists; return those dropped."""
+        keep = self.assigned = set(partitions)
         dropped = [p for p in self.partitions if p not in keep]
         for partition in dropped:
             for user_id in self.partitions.pop(partition).users:

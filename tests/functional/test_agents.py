@@ -158,3 +158,14 @@ async def test_a_skipped_listed_item_comes_back_lower_in_the_users_next_list(sen
     # Two skips: 2 + 10 / 4 = 4.5, after t7's 5; t1, played, is gone.
     assert latest() == [(f"t{i}", 12.0 - i) for i in range(2, 8)] + [("t0", 4.5)] + \
         [(f"t{i}", 12.0 - i) for i in range(8, 11)]
+
+
+async def test_events_of_a_partition_owned_elsewhere_since_a_rebalance_are_left_to_its_owner(sent):
+    runtime.owned.keep_only({0})
+    async with process_listens.test_context() as agent:
+        await agent.put(listen("u1", "t0"), key=b"u1", partition=0)
+        await agent.put(listen("u2", "t0"), key=b"u2", partition=1)
+        await settle()
+    assert set(runtime.owned.partitions) == {0}
+    assert runtime.owned.history("u1") == {"t0": 1.0} and runtime.owned.history("u2") is None
+    assert [call.kwargs["key"] for call in sent["recommendations"].call_args_list] == [b"u1"]
