@@ -20,25 +20,42 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from models.clustering import ClusterModel
 from models.explanations import top_contributions
 from models.ranking import cap_per_artist, manhattan_scores, minmax
+from streamproc.recommend.bandit import ClusterBandit
+from streamproc.recommend.catalog import Catalog
+from streamproc.recommend.factors import FactorModel, FoldedUsers
 from streamproc.recommend.skips import survives
+from streamproc.settings import Settings
 from tables.control import Preferences
 from tables.recommendation import RecommendedItem
 
-if TYPE_CHECKING:
-    from streamproc.recommend.recommender import FoldedUsers, Recommender
+
+class RecommenderView(Protocol):
+    """What these functions read of the :class:`~streamproc.recommend.recommender.Recommender` they serve."""
+
+    settings: Settings
+    catalog: Catalog
+    clusterer: ClusterModel
+    factors: FactorModel | None
+    bandit: ClusterBandit | None
+    skip_penalty: float
+
+    def item_users(self, item_id: str) -> int: ...
+
+    def content_view(self) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray]: ...
 
 EXPLAIN_ITEMS = 3
 # Random items drawn per exploration place: enough that taken items and artist caps rarely leave it empty.
 EXPLORE_CANDIDATES = 32
 
 
-def filter_and_rerank(rec: "Recommender", item_ids: list[str], scores: np.ndarray, n: int,
+def filter_and_rerank(rec: RecommenderView, item_ids: list[str], scores: np.ndarray, n: int,
                       prefs: Preferences) -> tuple[list[str], np.ndarray]:
     """Return the best ``n`` of ``item_ids`` (ranked by ``scores``) under the user's ``prefs``.
 
@@ -63,17 +80,17 @@ def filter_and_rerank(rec: "Recommender", item_ids: list[str], scores: np.ndarra
     return item_ids[:n], scores[:n]
 
 
-def popularity_of(rec: "Recommender", item_id: str) -> float:
+def popularity_of(rec: RecommenderView, item_id: str) -> float:
     """Return how popular an item is: log of its listeners, plus its catalogue popularity (0–100) / 100."""
     return float(np.log1p(rec.item_users(item_id))) + rec.catalog.popularity(item_id) / 100.0
 
 
-def artist_cap(rec: "Recommender", prefs: Preferences) -> int:
+def artist_cap(rec: RecommenderView, prefs: Preferences) -> int:
     """Return the most items per artist in the user's lists: their own cap, else the setting (0: no cap)."""
     return prefs.max_per_artist if prefs.max_per_artist is not None else rec.settings.max_per_artist
 
 
-def artist_allows(rec: "Recommender", item_id: str, prefs: Preferences, counts: dict[str, int]) -> bool:
+def artist_allows(rec: RecommenderView, item_id: str, prefs: Preferences, counts: dict[str, int]) -> bool:
     """Return True when ``item_id`` may join a list whose artists are counted in ``counts`` (updated).
 
     ``counts`` is :func:`artist_counts` of the list, so it is only kept up to date under a cap.
@@ -92,7 +109,7 @@ def artist_allows(rec: "Recommender", item_id: str, prefs: Preferences, counts: 
     return True
 
 
-def artist_counts(rec: "Recommender", items: Sequence[RecommendedItem], prefs: Preferences) -> dict[str, int]:
+def artist_counts(rec: RecommenderView, items: Sequence[RecommendedItem], prefs: Preferences) -> dict[str, int]:
     """Return artist → items of ``items`` by that artist (case-folded), for :func:`artist_allows`.
 
     Empty when the user's lists have no artist cap: nothing reads the counts then, and counting
@@ -121,13 +138,13 @@ def nearest_favourites(scaled: np.ndarray, favourites: Sequence[int], items: Seq
     return [int(favourites[np.argmax(manhattan_scores(scaled[favourites], scaled[i]))]) for i in items]
 
 
-def explain(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem]) -> list[RecommendedItem]:
+def explain(rec: RecommenderView, history: Mapping[str, float], items: list[RecommendedItem]) -> list[RecommendedItem]:
     """Return ``items`` each with an explanation that names items the user played (with r > 0)."""
     return explain_many(rec, [history], [items])[0]
 
 
-def explain_many(rec: "Recommender", histories: Sequence[Mapping[str, float]],
-                 lists: Sequence[list[RecommendedItem]], folded: "FoldedUsers | None" = None) -> list[list[RecommendedItem]]:
+def explain_many(rec: RecommenderView, histories: Sequence[Mapping[str, float]],
+                 lists: Sequence[list[RecommendedItem]], folded: FoldedUsers | None = None) -> list[list[RecommendedItem]]:
     """Return each of ``lists`` explained as :func:`explain` does, the ALS items of every list at once.
 
     A hybrid item (its explanation's ``part`` set by the ranking) is explained by that part: the
@@ -145,7 +162,7 @@ def _part(item: RecommendedItem) -> str | None:
     return item.explanation.get("part") if item.source == "hybrid" and item.explanation else None
 
 
-def _explained(rec: "Recommender", history: Mapping[str, float], items: list[RecommendedItem],
+def _explained(rec: RecommenderView, history: Mapping[str, float], items: list[RecommendedItem],
                kinds: dict[str, list[str]]) -> list[RecommendedItem]:
     nearest = _content_explanations(rec, history, [it.item_id for it in items if it.item_id not in kinds
                                                   and it.source != "popular" and not it.exploration])
@@ -165,8 +182,8 @@ def _explained(rec: "Recommender", history: Mapping[str, float], items: list[Rec
     return result
 
 
-def _als_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float]],
-                      lists: Sequence[list[RecommendedItem]], folded: "FoldedUsers | None") -> list[dict[str, list[str]]]:
+def _als_explanations(rec: RecommenderView, histories: Sequence[Mapping[str, float]],
+                      lists: Sequence[list[RecommendedItem]], folded: FoldedUsers | None) -> list[dict[str, list[str]]]:
     """Return, per list, item id → the played items behind its ALS score, for the list's ALS items."""
     kinds: list[dict[str, list[str]]] = [{} for _ in lists]
     factors = folded.factors if folded else rec.factors
@@ -197,9 +214,9 @@ def _als_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float
     return kinds
 
 
-def _item_model_explanations(rec: "Recommender", histories: Sequence[Mapping[str, float]],
+def _item_model_explanations(rec: RecommenderView, histories: Sequence[Mapping[str, float]],
                              lists: Sequence[list[RecommendedItem]],
-                             folded: "FoldedUsers | None") -> list[dict[str, list[str]]]:
+                             folded: FoldedUsers | None) -> list[dict[str, list[str]]]:
     """Return, per list, item id → the played items with the largest positive weights to it in the item model
     (else the largest one), for the list's hybrid items that owe the item model most."""
     kinds: list[dict[str, list[str]]] = [{} for _ in lists]
@@ -224,11 +241,11 @@ def _item_model_explanations(rec: "Recommender", histories: Sequence[Mapping[str
     return kinds
 
 
-def _content_explanations(rec: "Recommender", history: Mapping[str, float], item_ids: list[str]) -> dict[str, str]:
+def _content_explanations(rec: RecommenderView, history: Mapping[str, float], item_ids: list[str]) -> dict[str, str]:
     # Most lists have no content item to explain: the history is only read when one does.
     if not item_ids or not rec.clusterer.is_fitted:
         return {}
-    ids, index, scaled, _ = rec._content_view()
+    ids, index, scaled, _ = rec.content_view()
     favourites = [index[item] for item, r in history.items() if r > 0 and item in index]
     rows = [index[item] for item in item_ids if item in index]
     if not favourites or not rows:
@@ -239,7 +256,7 @@ def _content_explanations(rec: "Recommender", history: Mapping[str, float], item
 # Exploration ---------------------------------------------------------------------------------
 
 
-def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], items: list[RecommendedItem],
+def explore(rec: RecommenderView, user_id: str, history: Mapping[str, float], items: list[RecommendedItem],
             n: int, seen: Collection[str], prefs: Preferences, salt: str = "",
             allowed: Collection[str] | None = None, skipped: Mapping[str, int] | None = None) -> list[RecommendedItem]:
     """Return ``items`` with its last ``round(epsilon·n)`` places given to items from clusters the user never plays.
@@ -255,7 +272,7 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     share = round(rec.settings.exploration * n)
     if share <= 0 or not rec.clusterer.is_fitted:
         return items
-    ids, index, _, labels = rec._content_view()
+    ids, index, _, labels = rec.content_view()
     usual = set(labels[[index[item] for item, r in history.items() if r > 0 and item in index]].tolist())
     kept = items[: max(n - share, 0)]
     taken = {item.item_id for item in items}  # with ``seen``, not copied into it: a history can be long
@@ -279,7 +296,7 @@ def explore(rec: "Recommender", user_id: str, history: Mapping[str, float], item
     return items[: n - len(picks)] + picks
 
 
-def _explore_candidates(rec: "Recommender", labels: np.ndarray, usual: set[int], ids: list[str],
+def _explore_candidates(rec: RecommenderView, labels: np.ndarray, usual: set[int], ids: list[str],
                         allowed: Collection[str] | None, draw: random.Random, attempts: int) -> Iterator[int]:
     """Yield rows of the content view to try as exploration picks: chosen by the recommender's bandit
     when it has one (:mod:`streamproc.recommend.bandit`), else uniformly among ``allowed`` (or all)."""

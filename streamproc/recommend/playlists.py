@@ -151,7 +151,7 @@ def emerging(rec: "Recommender", user_id: str, history: Mapping[str, float], n: 
 def _content_scores(rec: "Recommender", history: Mapping[str, float], candidates: list[str]) -> np.ndarray | None:
     if not rec.clusterer.is_fitted:
         return None
-    _, index, scaled, _ = rec._content_view()
+    _, index, scaled, _ = rec.content_view()
     favourites = sorted(((r, item) for item, r in history.items() if r > 0 and item in index), reverse=True)
     favourites = [index[item] for _, item in favourites[:FAVOURITES]]
     if not favourites:
@@ -190,7 +190,7 @@ def similar(rec: "Recommender", item_id: str, n: int = 10) -> dict[str, Any] | N
     """
     factors = rec.factors
     in_model = factors is not None and item_id in factors.item_index
-    has_features = rec.clusterer.is_fitted and item_id in rec._content_view()[1]
+    has_features = rec.clusterer.is_fitted and item_id in rec.content_view()[1]
     if item_id not in rec.catalog and not in_model:
         return None
     items: list[dict[str, Any]] = []
@@ -198,7 +198,7 @@ def similar(rec: "Recommender", item_id: str, n: int = 10) -> dict[str, Any] | N
         found, scores = factors.model.similar_items(factors.item_index[item_id], n=n)
         items += [_similar_entry(rec, factors.item_ids[i], s, "als") for i, s in zip(found, scores)]
     if has_features:
-        ids, index, scaled, _ = rec._content_view()
+        ids, index, scaled, _ = rec.content_view()
         found, scores = nearest_items(scaled, index[item_id], n=n)
         items += [_similar_entry(rec, ids[i], s, "content") for i, s in zip(found, scores)]
     own = {a.casefold() for a in rec.catalog.artists(item_id)}

@@ -13,112 +13,27 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from itertools import chain, islice, repeat
+from itertools import islice
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from models.als import ImplicitALS
 from models.clustering import ClusterModel
 from models.content import content_recommend, taste_vector
-from models.item_item import ItemItemRecommender
-from models.ranking import blend_parts, top_n_rows
+from models.ranking import top_n_rows
 from streamproc.recommend import personalise, skips
+from streamproc.recommend.factors import FactorModel, FoldedUsers
 from streamproc.recommend.bandit import ClusterBandit
 from streamproc.recommend.catalog import Catalog
 from streamproc.settings import Settings
 from tables.control import Preferences
-from tables.model_bundle import Blend, PublishedModel
+from tables.model_bundle import PublishedModel
 from tables.recommendation import ModelInfo, Recommendation, RecommendedItem
 from tables.track import FEATURES
 
 CANDIDATE_FACTOR = 3
 # Scores computed at once when ranking a batch of users: bounds the (users, items) product.
 SCORE_CELLS = 1 << 22
-
-
-@dataclasses.dataclass(frozen=True)
-class FactorModel:
-    """A trained ALS model with the item ids of its columns, and the item model blended with it (if any)."""
-
-    model: ImplicitALS
-    item_ids: list[str]
-    item_index: dict[str, int]
-    version: int
-    trained_at: float
-    fit_seconds: float
-    n_users: int
-    items: ItemItemRecommender | None = None
-    hybrid: Blend | None = None
-
-    @property
-    def source(self) -> str:
-        """Return what its lists' items are marked with: ``hybrid`` when blended, else ``als``."""
-        return "hybrid" if self.items is not None and self.hybrid is not None else "als"
-
-    @property
-    def item_part(self) -> str:
-        """Return the name of the item model's part of a blend (``ease``, ``rp3beta``)."""
-        return type(self.items).__name__.lower()
-
-    def fold_in(self, histories: Sequence[Mapping[str, float]], min_items: int = 1) -> "FoldedUsers":
-        """Return the ``histories`` with at least ``min_items`` positive items this model knows, folded in together.
-
-        Every history's items are looked up by one C-level ``map`` and sorted into CSR rows by numpy:
-        a Python loop per item cost more than the fold-in's solves.
-        """
-        lengths = np.fromiter(map(len, histories), np.int64, len(histories))
-        total = int(lengths.sum())
-        columns = np.fromiter(map(self.item_index.get, chain.from_iterable(histories), repeat(-1)), np.int64, total)
-        values = np.fromiter(chain.from_iterable(history.values() for history in histories), np.float64, total)
-        owners = np.repeat(np.arange(len(histories)), lengths)
-        known = (columns >= 0) & (values > 0)
-        counts = np.bincount(owners[known], minlength=len(histories))
-        folded = counts >= max(min_items, 1)
-        known &= folded[owners]
-        order = np.lexsort((columns[known], owners[known]))
-        rows = sp.csr_matrix(
-            (values[known][order].astype(np.float32), columns[known][order].astype(np.int32),
-             np.concatenate([[0], np.cumsum(counts[folded])])),
-            shape=(int(folded.sum()), len(self.item_ids)),
-        )
-        positions = dict(zip(np.flatnonzero(folded).tolist(), range(rows.shape[0])))
-        weights = self.model.confidence_weights(rows)
-        reg = self.model.row_regularization(weights)
-        vectors = (self.model.fold_in_weights(weights, reg) if positions
-                   else np.empty((0, self.model.factors), self.model.dtype))
-        return FoldedUsers(self, positions, rows, weights, reg, vectors)
-
-
-@dataclasses.dataclass(frozen=True)
-class FoldedUsers:
-    """Users folded in together against one :class:`FactorModel`, for scoring and explanations.
-
-    ``positions`` maps a history's position in the request to its row; ``rows`` holds the raw
-    weights, ``weights`` the confidence minus one, ``reg`` each row's lambda, ``vectors`` the factors.
-    """
-
-    factors: FactorModel
-    positions: dict[int, int]
-    rows: sp.csr_matrix
-    weights: sp.csr_matrix
-    reg: np.ndarray
-    vectors: np.ndarray
-
-    def scores(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Return the scores over every item of rows ``start:stop``, and where blended whether the ALS's
-        share of each is at least the item model's (None when the ALS ranks alone).
-
-        The item model's scores are the rows' 0/1 histories times its sparse matrix: one product for the rows.
-        """
-        factors = self.factors
-        als = self.vectors[start:stop] @ factors.model.item_factors_.T
-        if factors.source == "als":
-            return als, None
-        als_part, item_part = blend_parts(als, factors.items.score_histories(self.rows[start:stop]),
-                                          factors.hybrid.weight, factors.hybrid.normalise)
-        return als_part + item_part, als_part >= item_part
 
 
 class Recommender:
@@ -165,7 +80,7 @@ class Recommender:
         """Tell the bandit (when exploring by one) that an exploration pick ``item_id`` was played or skipped."""
         if self.bandit is None:
             return
-        _, index, _, labels = self._content_view()
+        _, index, _, labels = self.content_view()
         if item_id in index:
             self.bandit.observe(int(labels[index[item_id]]), played)
 
@@ -257,7 +172,7 @@ class Recommender:
                        prefs: Preferences) -> list[RecommendedItem]:
         if not self.clusterer.is_fitted:
             return []
-        ids, index, scaled, labels = self._content_view()
+        ids, index, scaled, labels = self.content_view()
         mine = [(index[item], r) for item, r in history.items() if r > 0 and item in index]
         if not mine:
             return []
@@ -274,7 +189,9 @@ class Recommender:
         )
         return self._ranked([ids[i] for i in found], scores, n, seen, skipped, "content", prefs)
 
-    def _content_view(self) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray]:
+    def content_view(self) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray]:
+        """Return the catalogue's tracks with audio features: their ids, id → row, scaled features and
+        clusters; made again only when the catalogue or the clusters changed."""
         key = (self.catalog.version, self.clusterer.n_seen_)
         if self._content is None or self._content[0] != key:
             ids, raw = self.catalog.feature_matrix()

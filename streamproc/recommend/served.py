@@ -4,7 +4,7 @@
 the workers run with the same settings: the :class:`~streamproc.recommend.training.Trainer`
 fits the ALS and the item model as it does before publishing a version, the
 :class:`~streamproc.recommend.recommender.Recommender` installs it, and every user is folded in
-from their row and scored by :meth:`~streamproc.recommend.recommender.FoldedUsers.scores`, as a
+from their row and scored by :meth:`~streamproc.recommend.factors.FoldedUsers.scores`, as a
 worker does for a changed history.
 
 >>> import numpy as np, scipy.sparse as sp

@@ -208,7 +208,7 @@ def test_a_batch_ranked_together_equals_each_user_ranked_alone(world):
 
 def test_exploration_takes_its_share_from_clusters_the_user_never_plays(world):
     h = history(world, "u6")
-    _, index, _, labels = world._content_view()
+    _, index, _, labels = world.content_view()
     usual = {int(labels[index[i]]) for i in h}
     items = world.recommend("u6", h, n=20, salt="week").items
     explored = [i for i in items if i.exploration]
@@ -302,7 +302,7 @@ def test_a_skipped_exploration_pick_is_drawn_again_with_chance_one_minus_the_pen
 
 def test_a_bandit_explores_the_cluster_where_explored_items_were_played_and_not_those_skipped(world):
     h = history(world, "u6")
-    _, index, _, labels = world._content_view()
+    _, index, _, labels = world.content_view()
     usual = {int(labels[index[i]]) for i in h}
     paying, *others = sorted(set(labels.tolist()) - usual)
     bandit = ClusterBandit()

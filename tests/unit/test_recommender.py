@@ -7,7 +7,8 @@ import scipy.sparse as sp
 
 from models.als import ImplicitALS
 from streamproc.errors import SettingsError
-from streamproc.recommend.recommender import FactorModel, Recommender
+from streamproc.recommend.factors import FactorModel
+from streamproc.recommend.recommender import Recommender
 from streamproc.settings import Settings
 from tables.user_state import PartitionState
 from tests.trained import install_trained, trainer_with
