@@ -1,7 +1,7 @@
 """The ``bench stream`` command: events/s and end-to-end latency of real workers on a real broker.
 
     streamproc bench stream [--workers 1,2] [--events E] [--max] [--rate R] [--fetch-compare] [--standby-compare]
-                            [--block B] [--write] [--section S]
+                            [--lists-held] [--block B] [--write] [--section S]
 
 Each case starts a fresh embedded broker and N ``streamproc worker`` processes, sends a simulated
 catalogue, then E simulated listening events (keyed by user) as fast as possible (``--max``) or
@@ -18,6 +18,9 @@ workers, was the limit. ``--fetch-compare`` adds three low-load cases, one worke
 hard-coded 1500 ms fetch wait, with 100 ms and with 20 ms (``STREAMPROC_FETCH_MAX_WAIT_MS``).
 ``--standby-compare`` repeats each case of several workers at rate R without standby replicas
 (``STREAMPROC_STANDBY_REPLICAS=0``), whose reading of every changelog loads the shared broker.
+``--lists-held`` repeats each as-fast-as-possible case with a user's lists held after their first
+(``STREAMPROC_LIST_INTERVAL_SECONDS`` of a day) and no retraining after the first model: what an
+event costs a worker besides ranking, beside what it costs with the lists.
 
 After each case every topic on the broker is read back: messages and bytes (keys, values and
 headers) per listening event, by topic, and the state bytes per event (every topic but
@@ -77,6 +80,12 @@ class Case:
     rate: float | None
     fetch_wait_ms: int = settings.fetch_max_wait_ms
     standby_replicas: int = settings.standby_replicas
+    # Further worker settings of the case (name → value, as STREAMPROC_<NAME>).
+    overrides: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+# A user's lists after the first held for a day and no retraining after the first model: ranking all but gone.
+LISTS_HELD = {"list_interval_seconds": "86400", "retrain_events": str(10**12), "retrain_seconds": "86400"}
 
 
 @dataclasses.dataclass
@@ -134,6 +143,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="also latency at low load with the 1500, 100 and 20 ms fetch waits")
     stream.add_argument("--standby-compare", action="store_true",
                         help="also each case of several workers at --rate without standby replicas")
+    stream.add_argument("--lists-held", action="store_true",
+                        help="also each as-fast-as-possible case with lists held after each user's first and "
+                             "no retraining: what an event costs besides ranking")
     stream.add_argument("--block", type=int, default=100_000, metavar="B",
                         help="report events/s for each block of B events (default: 100000)")
     stream.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
@@ -153,6 +165,9 @@ def cases(args: argparse.Namespace) -> list[Case]:
     chosen = []
     if args.max or args.rate is None:
         chosen += [Case(f"max, {n} worker{'s' * (n > 1)}", n, args.events, None) for n in counts]
+        if args.lists_held:
+            chosen += [Case(f"max, {n} worker{'s' * (n > 1)}, lists held", n, args.events, None, overrides=LISTS_HELD)
+                       for n in counts]
     if args.rate:
         events = int(args.rate * args.rate_seconds)
         chosen += [Case(f"{args.rate:g}/s, {n} worker{'s' * (n > 1)}", n, events, args.rate) for n in counts]
@@ -283,7 +298,7 @@ async def run_case(case: Case, n_users: int, n_tracks: int) -> Result:
             for i in range(case.workers):
                 workers.append(WorkerProcess(broker.bootstrap, app_id, root / f"w{i}", free_port(),
                                              fetch_max_wait_ms=str(case.fetch_wait_ms),
-                                             standby_replicas=str(case.standby_replicas)))
+                                             standby_replicas=str(case.standby_replicas), **case.overrides))
             for worker in workers:
                 await asyncio.to_thread(worker.wait_ready)
             result = await _measure(case, broker.bootstrap, workers, n_users, n_tracks, broker.process.pid)

@@ -42,3 +42,14 @@ def test_standby_compare_repeats_the_rate_cases_of_several_workers_without_stand
     found = [(case.name, case.workers, case.events, case.standby_replicas) for case in cases(args)]
     assert found == [("500/s, 1 worker", 1, 10_000, 1), ("500/s, 2 workers", 2, 10_000, 1),
                      ("500/s, 2 workers, no standby", 2, 10_000, 0)]
+
+
+def test_lists_held_repeats_the_max_cases_with_lists_held_and_no_retraining():
+    from streamproc.commands.bench_stream import LISTS_HELD, cases
+    from streamproc.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "stream", "--workers", "1,4", "--events", "5000", "--lists-held"])
+    found = [(case.name, case.workers, case.events, case.overrides) for case in cases(args)]
+    assert found == [("max, 1 worker", 1, 5000, {}), ("max, 4 workers", 4, 5000, {}),
+                     ("max, 1 worker, lists held", 1, 5000, LISTS_HELD), ("max, 4 workers, lists held", 4, 5000, LISTS_HELD)]
+    assert float(LISTS_HELD["list_interval_seconds"]) >= 3600 and int(LISTS_HELD["retrain_events"]) > 10**9
