@@ -50,6 +50,8 @@ class Settings:
     list_interval_seconds: float = 1.0
     retrain_events: int = 20000
     retrain_seconds: float = 60.0
+    # A training takes the trainer's worker seconds of CPU: however fast events come, not more often than this.
+    retrain_min_seconds: float = 30.0
     min_train_users: int = 20
     state_bytes_per_event: float = 150.0
     snapshot_max_age_seconds: float = 3600.0

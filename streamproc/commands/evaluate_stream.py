@@ -3,7 +3,8 @@ on a timeline, against a weekly batch system and popularity (see :mod:`streampro
 
 The timeline is ``user<TAB>item<TAB>weight<TAB>timestamp`` (unix seconds, optional header), as
 ``streamproc replay simulate --weeks W --tsv FILE`` writes it. Retraining follows
-``STREAMPROC_RETRAIN_EVENTS`` and ``STREAMPROC_RETRAIN_SECONDS``, counted in event time: on a
+``STREAMPROC_RETRAIN_EVENTS`` (no sooner than ``STREAMPROC_RETRAIN_MIN_SECONDS``) and
+``STREAMPROC_RETRAIN_SECONDS``, counted in event time: on a
 timeline of weeks, the default 60 s retrains after nearly every event, so set it (say, 86400) to the
 schedule to judge.
 """

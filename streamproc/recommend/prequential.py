@@ -9,7 +9,8 @@ whose weight is positive, the user's current top ``k`` (what the system would ha
 this event) is looked at, a hit counted when the item is in it, and the event applied.
 
 The model is retrained as the trainer does, but in event time: after ``STREAMPROC_RETRAIN_EVENTS``
-events, or ``STREAMPROC_RETRAIN_SECONDS`` of event time with any new event. Two baselines are
+events (not sooner than ``STREAMPROC_RETRAIN_MIN_SECONDS`` after the last), or
+``STREAMPROC_RETRAIN_SECONDS`` of event time with any new event. Two baselines are
 scored on the same events: ``weekly``, the same model retrained and every list made again only at
 each 7-day boundary of event time (counted from the end of the warm-up), with no fold-in between;
 ``popularity``, the ``k`` most played items (events of positive weight so far) the user never had.
@@ -129,9 +130,9 @@ class LiveLists:
     def due(self, position: int) -> bool:
         """Return True when the trainer would publish a new model before event ``position``."""
         since, at = self.trained_at
-        new = position - since
-        return new > 0 and (new >= self.trainer.settings.retrain_events
-                            or self.timeline.stamps[position] - at >= self.trainer.settings.retrain_seconds)
+        new, elapsed, settings = position - since, self.timeline.stamps[position] - at, self.trainer.settings
+        return new > 0 and ((new >= settings.retrain_events and elapsed >= settings.retrain_min_seconds)
+                            or elapsed >= settings.retrain_seconds)
 
     def ranked(self, position: int, user: str, histories: Mapping[str, History],
                skipped: Mapping[str, Skips]) -> list[str]:

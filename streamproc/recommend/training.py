@@ -154,18 +154,28 @@ class Trainer:
         """Return True when a new model should be trained now.
 
         The first ALS model comes as soon as ``STREAMPROC_MIN_TRAIN_USERS`` users have listened;
-        then one every ``STREAMPROC_RETRAIN_EVENTS`` events, or every ``STREAMPROC_RETRAIN_SECONDS``
+        then one every ``STREAMPROC_RETRAIN_EVENTS`` events but not sooner than
+        ``STREAMPROC_RETRAIN_MIN_SECONDS`` after the last, or every ``STREAMPROC_RETRAIN_SECONDS``
         when anything changed, and at once when a user left or rejoined training. Before it, the
         popularity and clusters are published every few seconds while they change.
+
+        >>> from streamproc.settings import Settings
+        >>> trainer = Trainer(Settings(min_train_users=1, retrain_events=2, retrain_min_seconds=30.0))
+        >>> trainer.published_als, trainer.trained_at = True, 100.0
+        >>> _ = [trainer.apply(0, "u1", item, "play", 1, offset=n) for n, item in enumerate("abc")]
+        >>> trainer.due(now=110.0), trainer.due(now=130.0)
+        (False, True)
         """
         new = self.total_events - self.events_at_training
         if not (new > 0 or self._features_new or self.view_changed):
             return False
         enough = self.users() >= self.settings.min_train_users
-        if enough and (not self.published_als or self.view_changed or new >= self.settings.retrain_events):
+        if enough and (not self.published_als or self.view_changed):
             return True
-        interval = self.settings.retrain_seconds if self.published_als else PRELIMINARY_S
-        return (now if now is not None else time.time()) - self.trained_at >= interval
+        elapsed = (now if now is not None else time.time()) - self.trained_at
+        if enough and new >= self.settings.retrain_events and elapsed >= self.settings.retrain_min_seconds:
+            return True
+        return elapsed >= (self.settings.retrain_seconds if self.published_als else PRELIMINARY_S)
 
     def snapshot(self) -> TrainingSnapshot:
         """Return a copy of every history but the opted-out users' and of the clusters, for a training
