@@ -48,6 +48,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streamproc.kafka.broker import EmbeddedBroker, free_port
+from streamproc.kafka.cluster import split
 from streamproc.errors import CommandError
 from streamproc.kafka.processes import WorkerProcess
 from streamproc.kafka.producer import MAX_REQUEST_BYTES
@@ -328,7 +329,7 @@ async def _measure(case: Case, bootstrap: str, workers: list[WorkerProcess], n_u
         for track in catalogue.tracks:
             await producer.send(TRACKS, track.to_bytes(), key=track.item_id.encode())
         await producer.flush()
-        await _wait_until(lambda: _all_assigned(workers) and _tracks(workers[0]) >= n_tracks, 120,
+        await _wait_until(lambda: split(workers) and _tracks(workers[0]) >= n_tracks, 120,
                           "the workers did not take the catalogue")
         started = time.time()
         pids = {"workers": [w.process.pid for w in workers], "broker": [broker_pid], "client": [os.getpid()]}
@@ -495,11 +496,6 @@ def _processed(workers: list[WorkerProcess]) -> int:
 
 def _tracks(worker: WorkerProcess) -> int:
     return _stats(worker).get("tracks", 0)
-
-
-def _all_assigned(workers: list[WorkerProcess]) -> bool:
-    owned = [set(_stats(w).get("stream", {}).get("assigned", {}).get(LISTENS, [])) for w in workers]
-    return all(owned) and len(set().union(*owned)) == settings.topic_partitions == sum(map(len, owned))
 
 
 async def _wait_until(condition, timeout: float, message: str) -> None:

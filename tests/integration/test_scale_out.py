@@ -18,6 +18,7 @@ from streamproc.kafka.cluster import (
     owned,
     send_listens,
     simulated,
+    split,
     wait_for_histories,
     wait_until,
 )
@@ -25,12 +26,6 @@ from streamproc.kafka.cluster import (
 pytestmark = pytest.mark.integration
 PARTITIONS = set(range(8))
 FAILOVER_BUDGET_S = 20
-
-
-def split(*workers) -> bool:
-    """Return True when the workers own disjoint, non-empty sets of partitions covering all of them."""
-    sets = [owned(w) for w in workers]
-    return all(sets) and set().union(*sets) == PARTITIONS and sum(map(len, sets)) == len(PARTITIONS)
 
 
 def user_events(worker, user_id: str) -> int | None:
@@ -44,7 +39,7 @@ def test_sigkill_mid_stream_loses_nothing_and_an_empty_worker_restores(broker, t
     with Workers(broker.bootstrap, tmp_path) as workers:
         w1 = workers.start("w1")
         w2 = workers.start("w2")
-        wait_until(lambda: split(w1, w2), 60, "two workers split the partitions")
+        wait_until(lambda: split([w1, w2]), 60, "two workers split the partitions")
 
         sent = send_listens(producer, listens[:2000], rate=2000)
         producer.flush()
@@ -71,7 +66,7 @@ def test_sigkill_mid_stream_loses_nothing_and_an_empty_worker_restores(broker, t
             assert user_events(w1, user) == sent[user]
 
         w3 = workers.start("w3")
-        wait_until(lambda: split(w1, w3), 60, "the survivor and an empty worker split the partitions")
+        wait_until(lambda: split([w1, w3]), 60, "the survivor and an empty worker split the partitions")
         on_w3 = [user for user in sent if partition_of[user] in owned(w3)][:15]
         on_w1 = [user for user in sent if partition_of[user] in owned(w1)][:15]
         assert on_w3 and on_w1

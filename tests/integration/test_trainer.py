@@ -12,18 +12,13 @@ import time
 
 import pytest
 
-from streamproc.kafka.cluster import Producer, Workers, held_users, owned, send_listens, simulated, stream_stats, wait_until
+from streamproc.kafka.cluster import (Producer, Workers, held_users, owned, send_listens, simulated, split,
+                                      stream_stats, wait_until)
 
 pytestmark = pytest.mark.integration
-PARTITIONS = set(range(8))
 TAKEOVER_BUDGET_S = 15
 SETTINGS = {"min_train_users": "10", "retrain_events": "500", "retrain_seconds": "2", "als_factors": "8",
             "als_iterations": "3"}
-
-
-def split(*workers) -> bool:
-    sets = [owned(w) for w in workers]
-    return all(sets) and set().union(*sets) == PARTITIONS and sum(map(len, sets)) == len(PARTITIONS)
 
 
 def version(worker) -> int:
@@ -39,7 +34,7 @@ def test_one_trainer_partitioned_state_takeover_and_an_empty_worker_ranking_at_o
     producer = Producer(broker.bootstrap)
     with Workers(broker.bootstrap, tmp_path, **SETTINGS) as workers:
         w1, w2 = workers.start("w1"), workers.start("w2")
-        wait_until(lambda: split(w1, w2), 60, "two workers split the partitions")
+        wait_until(lambda: split([w1, w2]), 60, "two workers split the partitions")
         sent = send_listens(producer, listens[:1500])
         producer.flush()
         wait_until(lambda: version(w1) >= 1 and version(w2) >= 1, 60, "both workers installed a model")
@@ -68,7 +63,7 @@ def test_one_trainer_partitioned_state_takeover_and_an_empty_worker_ranking_at_o
         assert took <= TAKEOVER_BUDGET_S
 
         w3 = workers.start("w3")
-        wait_until(lambda: split(survivor, w3), 60, "the survivor and an empty worker split the partitions")
+        wait_until(lambda: split([survivor, w3]), 60, "the survivor and an empty worker split the partitions")
         current = version(survivor)
         partition_of = {listen.user_id: position[1] for listen, position in zip(listens, producer.positions)}
         on_w3 = owned(w3)
