@@ -22,9 +22,9 @@ from tables.track import Track
 async def process_tracks(stream: StreamT) -> None:
     """Dead-letter every track that does not decode."""
     async for events in stream.take_events(settings.cluster_batch, within=0.5):
-        stats.record_batch(events)
+        stats.record_batch(event.message for event in events)
         for event in events:
             try:
                 Track.from_bytes(event.message.value, settings.max_message_bytes)
             except InvalidMessage as exc:
-                await send_dead_letter(event, str(exc))
+                await send_dead_letter(event.message, str(exc))

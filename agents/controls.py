@@ -1,8 +1,8 @@
-"""Listener controls and playlist requests, applied by the listens agent in order with the listens.
+"""The controls agent: listener controls and playlist requests, each applied next to its user's state.
 
-``controls`` is co-partitioned with ``listens`` and read by the same agent, so a control is
-applied between the user's listens exactly where it arrived, next to the user's state, and the
-user's next list (sent in the same batch) honours it:
+``controls`` is co-partitioned with ``listens``: the worker that owns a user's listens partition is
+assigned the same ``controls`` partition by Faust's group (:mod:`agents.partitions`), so a control
+is applied where the user's state is, and the user's next list (sent with the batch) honours it:
 
 - ``opt_out`` / ``opt_in``, ``exclude_artist`` / ``include_artist``, ``diversity``: the user's
   state in ``user_controls``; the user's list is ranked again and sent. The trainer reads the
@@ -22,14 +22,19 @@ under an event of the user's partition like any other.
 from __future__ import annotations
 
 import logging
-from faust.types import EventT
+import time
+
+from faust.types import EventT, StreamT
 
 from agents.dead_letters import send_dead_letter
 from agents.event_context import under_event
+from agents.partitions import ensure_loaded, still_owned
+from agents.ranking import publish_recommendations
 from streamproc.app import app
 from streamproc.recommend.playlists import next_playlist, schedule
 from streamproc.runtime import runtime
 from streamproc.settings import settings
+from streamproc.stats import stats
 from tables.codec import encode, require_key
 from tables.control import PLAYLIST_KINDS, Control, apply_control
 from tables.errors import InvalidMessage
@@ -40,9 +45,17 @@ log = logging.getLogger(__name__)
 ZONE = schedule(settings.discover_cron, settings.timezone)
 
 
-def is_control(event: EventT) -> bool:
-    """Return True when ``event`` came from the ``controls`` topic."""
-    return event.message.topic == CONTROLS
+@app.agent(controls_topic)
+async def process_controls(stream: StreamT) -> None:
+    """Apply every control of this worker's partitions; rank again the users whose list one changed."""
+    async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+        events = still_owned(batch, [event.message.partition for event in batch])
+        stats.record_batch(event.message for event in events)
+        await ensure_loaded({event.message.partition for event in events})
+        changed: dict[str, float] = {}
+        for event in events:
+            await handle_control(event, changed)
+        await publish_recommendations(changed)
 
 
 def parse(event: EventT) -> Control:
@@ -52,12 +65,13 @@ def parse(event: EventT) -> Control:
     return control
 
 
-async def handle_control(event: EventT, changed: dict[str, EventT]) -> None:
-    """Apply the control in ``event``; users whose list must be ranked again go into ``changed``."""
+async def handle_control(event: EventT, changed: dict[str, float]) -> None:
+    """Apply the control in ``event``; users whose list must be ranked again go into ``changed`` (user →
+    the control's produce time)."""
     try:
         control = parse(event)
     except InvalidMessage as exc:
-        await send_dead_letter(event, str(exc))
+        await send_dead_letter(event.message, str(exc))
         return
     user_id = control.user_id
     if control.action == "forget":
@@ -76,10 +90,10 @@ async def handle_control(event: EventT, changed: dict[str, EventT]) -> None:
         state = apply_control(user_controls.get(user_id), control, event.message.offset)
         with under_event(event):
             user_controls[user_id] = state
-        changed[user_id] = event
+        changed[user_id] = event.message.timestamp or time.time()
 
 
-async def forget(event: EventT, user_id: str, changed: dict[str, EventT]) -> None:
+async def forget(event: EventT, user_id: str, changed: dict[str, float]) -> None:
     """Forget the user: history (with its marker, written before going on), tables and list."""
     changed.pop(user_id, None)
     await runtime.state_log.forget(runtime.owned.partitions[event.message.partition], user_id)

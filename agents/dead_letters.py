@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from faust.types import EventT
+from typing import Any
 
 from streamproc.stats import stats
 from tables.store import dead_letters_topic
@@ -23,9 +23,9 @@ def __getattr__(name: str) -> int:
     raise AttributeError(name)
 
 
-async def send_dead_letter(event: EventT, reason: str) -> None:
-    """Publish ``event``'s raw message to ``dead-letters`` with its topic, partition, offset and ``reason``."""
-    message = event.message
+async def send_dead_letter(message: Any, reason: str) -> None:
+    """Publish the raw ``message`` (Faust's or aiokafka's: its ``topic``, ``partition``, ``offset``, ``key``
+    and ``value``) to ``dead-letters`` with where it came from and ``reason``."""
     headers = {
         "x-source-topic": message.topic.encode(),
         "x-source-partition": str(message.partition).encode(),

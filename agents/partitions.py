@@ -1,59 +1,82 @@
-"""Hold the users of exactly the ``listens`` partitions this worker owns.
+"""Hold the users of exactly the ``listens`` partitions this worker owns, and read those partitions.
 
-On every assignment the partitions no longer owned are dropped and the new ones load in the
-background, so a worker that starts with an empty data directory can answer for its users (and
-rank them with the model) before any new event comes. The listens agent waits for a partition
-that is still loading, and loads one again when its stream starts past what was applied (another
-worker owned it in between).
+The partitions are those Faust's consumer group assigns this worker on ``controls``, the topic
+co-partitioned with ``listens`` that the controls agent reads. On every assignment the partitions
+no longer owned are dropped and the new ones load in the background, so a worker that starts with
+an empty data directory can answer for its users (and rank them with the model) before any new
+event comes; once one is loaded, the listens reader (:mod:`streamproc.kafka.listens_reader`) reads it
+from one past the last offset its state applied. When a rebalance starts the worker owns nothing and
+reads nothing until it is told what it owns now.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
-from faust.types import EventT
-
-from agents.controls import is_control
 from streamproc.app import app
 from streamproc.runtime import runtime
-from tables.topics import CONTROLS, LISTENS
+from tables.topics import CONTROLS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@app.on_partitions_revoked.connect
+async def on_revoked(sender: Any, revoked: Iterable[Any], **kwargs: Any) -> None:
+    """Stop applying and reading: the next assignment may give these partitions to another worker."""
+    runtime.owned.revoke()
+    runtime.listens.read_from({})
 
 
 @app.on_partitions_assigned.connect
 async def on_assigned(sender: Any, assigned: Iterable[Any], **kwargs: Any) -> None:
-    """Drop the partitions this worker lost; start loading those it gained."""
-    mine = {tp.partition for tp in assigned if tp.topic in (LISTENS, CONTROLS)}
+    """Drop the partitions this worker lost; read those it kept; start loading those it gained."""
+    mine = {tp.partition for tp in assigned if tp.topic == CONTROLS}
     dropped = runtime.owned.keep_only(mine)
     runtime.state_log.cancel(dropped)
     if dropped:
         log.info("partitions %s moved to another worker: their users dropped", sorted(dropped))
+    read_owned()
     for partition in sorted(mine - set(runtime.owned.partitions)):
         app.add_future(load(partition))
 
 
-async def load(partition: int, until: int | None = None) -> None:
-    """Load ``partition``'s users unless loaded already and applied up to ``until``."""
+async def load(partition: int) -> None:
+    """Load ``partition``'s users unless loaded already, and read its listens from where they stand."""
     async with runtime.owned.lock(partition):
-        state = runtime.owned.partitions.get(partition)
-        if state is not None and (until is None or until <= state.through + 1):
+        if partition in runtime.owned.partitions:
             return
-        if until is None:
-            until = await runtime.state_log.listens_end(partition)
-        runtime.owned.partitions[partition] = await runtime.state_log.load(partition, until)
+        until = await runtime.state_log.listens_end(partition)
+        state = await runtime.state_log.load(partition, until)
+        if not runtime.owned.owns(partition):
+            return  # assigned elsewhere while it loaded
+        runtime.owned.partitions[partition] = state
+        read_owned()
 
 
-async def ensure_loaded(events: list[EventT]) -> None:
-    """Load every partition of ``events`` not loaded yet, or whose first listen here is past what was applied."""
-    first: dict[int, int | None] = {}
-    for event in events:
-        message = event.message
-        if is_control(event):
-            first.setdefault(message.partition, None)
-        elif first.get(message.partition) is None:
-            first[message.partition] = message.offset
-    for partition, offset in first.items():
-        await load(partition, offset)
+def read_owned() -> None:
+    """Have the listens reader read every owned, loaded partition from one past the last offset it applied."""
+    owned = runtime.owned
+    runtime.listens.read_from({partition: state.through + 1 for partition, state in owned.partitions.items()
+                               if owned.owns(partition)})
+
+
+async def ensure_loaded(partitions: Iterable[int]) -> None:
+    """Load each of ``partitions`` not loaded yet (an event can come while its partition still loads)."""
+    for partition in partitions:
+        await load(partition)
+
+
+def still_owned(batch: Sequence[T], partitions: Sequence[int]) -> list[T]:
+    """Return the items of ``batch`` (from ``partitions``, in the same order) but those of partitions
+    another worker owns now.
+
+    A batch taken before a rebalance can still hold them: applying one would load the partition
+    here again, send its users' lists twice and snapshot it beside its new owner.
+    """
+    kept = [item for item, partition in zip(batch, partitions) if runtime.owned.owns(partition)]
+    if len(kept) < len(batch):
+        log.info("left %d events of partitions now owned elsewhere to their owner", len(batch) - len(kept))
+    return kept

@@ -21,8 +21,6 @@ import logging
 import time
 from collections.abc import Sequence
 
-from faust.types import EventT
-
 from streamproc.app import app
 from streamproc.owned_users import Sent
 from streamproc.runtime import runtime
@@ -41,12 +39,11 @@ FLUSH_S = 0.1
 REFRESH_SHARE = 0.25
 
 
-async def publish_recommendations(changed: dict[str, EventT]) -> None:
-    """Rank and send the list of each user in ``changed`` (user → the last event that changed them) that
-    is due one now (:class:`~streamproc.recommend.list_schedule.ListSchedule`), and of each held user due."""
-    now = time.time()
-    await send_lists(runtime.lists.due({user_id: event.message.timestamp or now
-                                        for user_id, event in changed.items()}, now))
+async def publish_recommendations(changed: dict[str, float]) -> None:
+    """Rank and send the list of each user in ``changed`` (user → the produce time of the last event that
+    changed them) that is due one now (:class:`~streamproc.recommend.list_schedule.ListSchedule`), and of
+    each held user due."""
+    await send_lists(runtime.lists.due(changed, time.time()))
 
 
 @app.timer(interval=FLUSH_S)

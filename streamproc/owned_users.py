@@ -84,6 +84,11 @@ class OwnedUsers:
         """Return True when ``partition`` is this worker's as of the latest assignment."""
         return self.assigned is None or partition in self.assigned
 
+    def revoke(self) -> None:
+        """Own no partition until the next :meth:`keep_only`, keeping the users held: a rebalance mostly
+        gives a worker back the partitions it had."""
+        self.assigned = set()
+
     def keep_only(self, partitions: Iterable[int]) -> list[int]:
         """Own exactly ``partitions`` from now on: drop every other one, with its users' lists; return those dropped."""
         keep = self.assigned = set(partitions)

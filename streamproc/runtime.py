@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from streamproc.kafka.listens_reader import ListensReader
 from streamproc.kafka.model_log import ModelLog
 from streamproc.kafka.state_log import StateLog
 from streamproc.owned_users import OwnedUsers
@@ -24,14 +25,16 @@ BEHIND_S = 0.5
 
 @dataclasses.dataclass
 class Runtime:
-    """One worker's state: the recommender and catalogue, its partitions' users, the two logs, when
-    its users' lists are due, and the trainer while this worker is the leader."""
+    """One worker's state: the recommender and catalogue, its partitions' users, the two logs, the
+    reader of its ``listens`` partitions, when its users' lists are due, and the trainer while this
+    worker is the leader."""
 
     settings: Settings
     recommender: Recommender
     owned: OwnedUsers
     state_log: StateLog
     model_log: ModelLog
+    listens: ListensReader
     lists: ListSchedule
     trainer: Trainer | None = None
 
@@ -46,6 +49,7 @@ def build(settings: Settings) -> Runtime:
         state_log=StateLog(store.user_state_topic, LISTENS, bootstrap, settings.event_weights(),
                            settings.max_message_bytes),
         model_log=ModelLog(store.model_topic, bootstrap),
+        listens=ListensReader(bootstrap, LISTENS, settings.fetch_max_wait_ms, settings.batch_size),
         lists=ListSchedule(settings.list_interval_seconds, BEHIND_S),
     )
 

@@ -69,11 +69,11 @@ class StreamStats:
             self._buckets[slot] = 0
         self._buckets[slot] += count
 
-    def record_batch(self, events: Iterable[Any]) -> None:
-        """Count a batch of Faust events, keeping each partition's highest offset."""
+    def record_batch(self, messages: Iterable[Any]) -> None:
+        """Count a batch of messages (Faust's or aiokafka's: a ``topic``, ``partition`` and ``offset`` each),
+        keeping each partition's highest offset."""
         spans: dict[tuple[str, int], list[int]] = {}
-        for event in events:
-            message = event.message
+        for message in messages:
             span = spans.get((message.topic, message.partition))
             if span is None:
                 spans[(message.topic, message.partition)] = [message.offset, message.offset, 1]
@@ -146,14 +146,15 @@ stats = StreamStats()
 def _highwaters() -> dict[tuple[str, int], int]:
     """Return the high-water mark the last fetch reported for each input partition this worker owns."""
     from streamproc.app import app
-    from tables.topics import INPUT_TOPICS
+    from streamproc.runtime import runtime
+    from tables.topics import INPUT_TOPICS, LISTENS
 
+    marks = {(LISTENS, partition): mark for partition, mark in runtime.listens.highwaters().items()}
     try:
         consumer = app.consumer
         assigned = consumer.assignment()
     except Exception:  # noqa: BLE001 - not started, or between rebalances: no lag to show
-        return {}
-    marks: dict[tuple[str, int], int] = {}
+        return marks
     for tp in assigned:
         if tp.topic not in INPUT_TOPICS:
             continue
@@ -167,15 +168,17 @@ def _highwaters() -> dict[tuple[str, int], int]:
 
 
 def _assigned() -> dict[str, list[int]]:
-    """Return the input partitions this worker owns now, topic → sorted partitions."""
+    """Return the input partitions this worker owns now, topic → sorted partitions (``listens``: those its
+    reader reads, which are loaded)."""
     from streamproc.app import app
-    from tables.topics import INPUT_TOPICS
+    from streamproc.runtime import runtime
+    from tables.topics import INPUT_TOPICS, LISTENS
 
+    owned: dict[str, list[int]] = {LISTENS: runtime.listens.partitions()} if runtime.listens.partitions() else {}
     try:
         assigned = app.consumer.assignment()
     except Exception:  # noqa: BLE001 - not started yet
-        return {}
-    owned: dict[str, list[int]] = {}
+        return owned
     for tp in assigned:
         if tp.topic in INPUT_TOPICS:
             owned.setdefault(tp.topic, []).append(tp.partition)

@@ -32,9 +32,6 @@ recommendations_topic = app.topic(topics.RECOMMENDATIONS, key_type=bytes, value_
 dead_letters_topic = app.topic(topics.DEAD_LETTERS, key_type=bytes, value_type=bytes)
 controls_topic = app.topic(topics.CONTROLS, key_type=bytes, value_type=bytes)
 playlists_topic = app.topic(topics.PLAYLISTS, key_type=bytes, value_type=bytes)
-# What the listens agent reads: listens and controls, co-partitioned (same key, same partition
-# count), so a user's control is applied in order with their listens, next to their state.
-user_events_topic = app.topic(topics.LISTENS, topics.CONTROLS, key_type=bytes, value_type=bytes)
 
 
 def _table(name: str, description: str, **kwargs: Any) -> TableT:

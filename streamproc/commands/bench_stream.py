@@ -197,8 +197,8 @@ def run(args: argparse.Namespace) -> int:
 
         body = (
             f"Simulated listeners: {args.users:,} users over {args.tracks:,} tracks; every worker with the "
-            f"default settings (batches of up to {settings.batch_size} events within "
-            f"{settings.batch_seconds * 1000:g} ms, a {settings.fetch_max_wait_ms} ms fetch wait, a "
+            f"default settings (batches of up to {settings.batch_size} events, as fetched, a "
+            f"{settings.fetch_max_wait_ms} ms fetch wait, a "
             f"{settings.producer_linger_ms} ms producer linger, compression {settings.compression}, retraining every {settings.retrain_events:,} "
             f"events (no sooner than {settings.retrain_min_seconds:g} s after the last) or {settings.retrain_seconds:g} s, "
             "then a background refresh of every owned user's list; `lists held`: a user's lists after the first held "

@@ -79,7 +79,8 @@ class StateLog:
         try:
             listen = Listen.keyed(record.key, record.value, self.max_message_bytes)
         except InvalidMessage:
-            return 0  # dead-lettered when it first came
+            state.skip(record.offset)  # dead-lettered when it first came
+            return 0
         return int(state.apply(listen.user_id, listen.item_id, listen.event, listen.count, record.offset))
 
     async def snapshot(self, state: PartitionState) -> None:
