@@ -174,7 +174,8 @@ def _assigned() -> dict[str, list[int]]:
     from streamproc.runtime import runtime
     from tables.topics import INPUT_TOPICS, LISTENS
 
-    owned: dict[str, list[int]] = {LISTENS: runtime.listens.partitions()} if runtime.listens.partitions() else {}
+    reading = runtime.listens.partitions()
+    owned: dict[str, list[int]] = {LISTENS: reading} if reading else {}
     try:
         assigned = app.consumer.assignment()
     except Exception:  # noqa: BLE001 - not started yet
