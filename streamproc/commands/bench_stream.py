@@ -64,6 +64,7 @@ CASE_TIMEOUT_S = 600.0
 SECTIONS = {
     "stream": "Stream processing: events/s and end-to-end latency",
     "stream-memory": "Stream processing: a worker's memory after a long run",
+    "stream-latency": "Stream processing: latency at a fixed rate, run after run",
 }
 READ_WAIT_MS = 10
 # The events, the catalogue and the lists: what the state bytes per event leave out.
@@ -138,6 +139,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     stream.add_argument("--rate", type=float, metavar="R", help="also a case at R events a second")
     stream.add_argument("--rate-seconds", type=float, default=20.0, metavar="S",
                         help="how long each fixed-rate case sends (default: 20)")
+    stream.add_argument("--rate-runs", type=int, default=1, metavar="K",
+                        help="run each fixed-rate case K times, each on a fresh broker, and report the "
+                             "median of their percentiles too (default: 1)")
     stream.add_argument("--users", type=int, default=5000, help="simulated listeners (default: 5000)")
     stream.add_argument("--tracks", type=int, default=5000, help="simulated catalogue size (default: 5000)")
     stream.add_argument("--fetch-compare", action="store_true",
@@ -161,8 +165,9 @@ def cases(args: argparse.Namespace) -> list[Case]:
         counts = [int(n) for n in args.workers.split(",")]
     except ValueError:
         raise CommandError(f"--workers takes counts like 1,2; got {args.workers!r}") from None
-    if any(n < 1 for n in counts) or args.events < 1 or (args.rate is not None and args.rate <= 0):
-        raise CommandError("--workers, --events and --rate must be positive")
+    if (any(n < 1 for n in counts) or args.events < 1 or (args.rate is not None and args.rate <= 0)
+            or args.rate_runs < 1):
+        raise CommandError("--workers, --events, --rate and --rate-runs must be positive")
     chosen = []
     if args.max or args.rate is None:
         chosen += [Case(f"max, {n} worker{'s' * (n > 1)}", n, args.events, None) for n in counts]
@@ -171,7 +176,9 @@ def cases(args: argparse.Namespace) -> list[Case]:
                        for n in counts]
     if args.rate:
         events = int(args.rate * args.rate_seconds)
-        chosen += [Case(f"{args.rate:g}/s, {n} worker{'s' * (n > 1)}", n, events, args.rate) for n in counts]
+        runs = args.rate_runs
+        chosen += [Case(f"{args.rate:g}/s, {n} worker{'s' * (n > 1)}" + (f", run {k + 1} of {runs}" if runs > 1 else ""),
+                        n, events, args.rate) for n in counts for k in range(runs)]
         if args.standby_compare:
             chosen += [Case(f"{args.rate:g}/s, {n} workers, no standby", n, events, args.rate, standby_replicas=0)
                       for n in counts if n > 1]
@@ -190,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(run_case(case, args.users, args.tracks))
         print(format_result(result), file=sys.stderr, flush=True)
         results.append(result)
-    table = "\n\n".join([results_table(results), traffic_table(results), blocks_table(results, args.block)])
+    table = "\n\n".join([results_table(results), runs_table(results), traffic_table(results),
+                          blocks_table(results, args.block)])
     print(table)
     if args.write:
         from bench.results import write_section
@@ -236,6 +244,24 @@ def results_table(results: list[Result]) -> str:
          "p50 ms at each worker: produced to list sent", "recommendations", "ceiling: aiokafka consume /s", "RSS MiB per worker",
          "cores busy: workers / broker / client", "worker CPU-s per 1k events", "messages per event",
          "state B per event"], rows)
+
+
+def runs_table(results: list[Result]) -> str:
+    """Return, for each fixed-rate case run more than once, every run's p50 and p99 and their medians, as Markdown."""
+    from bench.results import markdown_table
+
+    runs: dict[tuple[float, int], list[Result]] = {}
+    for r in results:
+        if r.case.rate is not None and r.p50_ms is not None:
+            runs.setdefault((r.case.rate, r.case.workers), []).append(r)
+    rows = [[f"{rate:g}/s, {workers} worker{'s' * (workers > 1)}", len(done),
+             " / ".join(f"{r.p50_ms:.1f}" for r in done), f"{np.median([r.p50_ms for r in done]):.1f}",
+             " / ".join(f"{r.p99_ms:.1f}" for r in done), f"{np.median([r.p99_ms for r in done]):.1f}"]
+            for (rate, workers), done in runs.items() if len(done) > 1]
+    if not rows:
+        return "(no fixed-rate case was run more than once)"
+    return markdown_table(["case", "runs", "p50 ms of each run", "median p50 ms", "p99 ms of each run",
+                           "median p99 ms"], rows)
 
 
 def traffic_table(results: list[Result]) -> str:

@@ -53,3 +53,20 @@ def test_lists_held_repeats_the_max_cases_with_lists_held_and_no_retraining():
     assert found == [("max, 1 worker", 1, 5000, {}), ("max, 4 workers", 4, 5000, {}),
                      ("max, 1 worker, lists held", 1, 5000, LISTS_HELD), ("max, 4 workers, lists held", 4, 5000, LISTS_HELD)]
     assert float(LISTS_HELD["list_interval_seconds"]) >= 3600 and int(LISTS_HELD["retrain_events"]) > 10**9
+
+
+def test_rate_runs_repeat_each_rate_case_and_the_medians_of_their_percentiles_are_reported():
+    from streamproc.commands.bench_stream import cases, runs_table
+    from streamproc.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "stream", "--workers", "2", "--rate", "500", "--rate-runs", "3"])
+    chosen = cases(args)
+    assert [case.name for case in chosen] == [f"500/s, 2 workers, run {k} of 3" for k in (1, 2, 3)]
+
+    def run(case: Case, p50: float, p99: float) -> Result:
+        return Result(case=case, seconds=20.0, events_per_s=500.0, p50_ms=p50, p99_ms=p99, recommendations=1,
+                      ceiling_per_s=1.0, rss_mib=[], reflected=1, cores={}, worker_cpu_s=1.0, traffic={}, progress=[])
+
+    table = runs_table([run(c, p50, p99) for c, p50, p99 in zip(chosen, (40.0, 61.5, 35.0), (120.0, 90.0, 300.0))])
+    assert table.splitlines()[2] == "| 500/s, 2 workers | 3 | 40.0 / 61.5 / 35.0 | 40.0 | 120.0 / 90.0 / 300.0 | 120.0 |"
+    assert runs_table([run(chosen[0], 40.0, 120.0)]) == "(no fixed-rate case was run more than once)"
