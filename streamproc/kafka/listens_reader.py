@@ -49,10 +49,11 @@ class ListensReader:
 
     async def start(self) -> None:
         """Connect, and read the partitions given so far."""
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                         fetch_max_wait_ms=self.fetch_wait_ms,
-                                         max_partition_fetch_bytes=MAX_REQUEST_BYTES)
-        await start_client(self.consumer, self.bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                    fetch_max_wait_ms=self.fetch_wait_ms, max_partition_fetch_bytes=MAX_REQUEST_BYTES)
+        await start_client(consumer, self.bootstrap)
+        # Only a started consumer is seen by the rest (the web view asks for its high-water marks).
+        self.consumer = consumer
         self._assign()
 
     async def stop(self) -> None:
@@ -91,8 +92,10 @@ class ListensReader:
         if self.consumer is None:
             return {}
         marks = {}
+        assigned = self.consumer.assignment()
         for partition in self.starts:
-            mark = self.consumer.highwater(TopicPartition(self.topic, partition))
+            tp = TopicPartition(self.topic, partition)
+            mark = self.consumer.highwater(tp) if tp in assigned else None
             if mark is not None:
                 marks[partition] = mark
         return marks

@@ -60,12 +60,17 @@ class WorkerProcess:
         return f"http://127.0.0.1:{self.web_port}"
 
     def get_json(self, path: str, timeout: float = 5.0) -> tuple[int, Any]:
-        """Return the status and decoded JSON body of ``GET path`` on the web view."""
+        """Return the status and decoded JSON body of ``GET path`` on the web view (an error's body as text
+        when it is not JSON: a worker's handler that failed answers ``500: Internal Server Error``)."""
         try:
             with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+            body = error.read()
+            try:
+                return error.code, json.loads(body or b"null")
+            except ValueError:
+                return error.code, body.decode(errors="replace")
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> "WorkerProcess":
         """Return once the worker's web view answers and it has joined its group."""
