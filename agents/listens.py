@@ -17,6 +17,7 @@ than ``STREAMPROC_SNAPSHOT_MAX_AGE_SECONDS``, so ``listens`` need only be retain
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -46,9 +47,17 @@ async def read_listens() -> None:
     await reader.start()
     try:
         while True:
+            # As Faust's conductor does before each message of a stream: wait out a rebalance, and let the
+            # producer send what the last batch queued (lists, snapshots) before queueing more. Without
+            # it a fast backlog queued 20,000 lists ahead of the snapshots.
+            await app.flow_control.acquire()
+            await app.producer.buffer.wait_until_ebb()
             records = await reader.take()
             if records:
                 await apply_listens(records)
+            # A take that finds records already fetched returns without suspending: without this turn the
+            # timers and the web view would wait until a whole fetch (up to 4 MB a partition) was applied.
+            await asyncio.sleep(0)
     finally:
         await reader.stop()
 
