@@ -236,13 +236,13 @@ def results_table(results: list[Result]) -> str:
         f"{r.recommendations:,}",
         f"{r.ceiling_per_s:,.0f}", " / ".join(f"{m:.0f}" for m in r.rss_mib),
         " / ".join(f"{r.cores[name]:.2f}" for name in ("workers", "broker", "client")),
-        f"{r.worker_cpu_s / r.case.events * 1000:.2f}", f"{r.messages_per_event():.2f}",
+        f"{r.worker_cpu_s / r.case.events * 1e6:.0f}", f"{r.messages_per_event():.2f}",
         f"{r.state_bytes_per_event():.0f}",
     ] for r in results]
     return markdown_table(
         ["case", "workers", "events", "offered /s", "fetch wait ms", "events/s", "p50 ms", "p99 ms",
          "p50 ms at each worker: produced to list sent", "recommendations", "ceiling: aiokafka consume /s", "RSS MiB per worker",
-         "cores busy: workers / broker / client", "worker CPU-s per 1k events", "messages per event",
+         "cores busy: workers / broker / client", "worker CPU µs per event", "messages per event",
          "state B per event"], rows)
 
 
