@@ -4,7 +4,7 @@ Loading reads the partition's log from its newest committed snapshot (:func:`tab
 then replays ``listens`` from the snapshot's offset up to where the worker's stream starts, so the
 state is exact however the last owner stopped. Appending goes through the worker's own producer,
 and waits for the broker: a snapshot is committed only once every chunk of it is stored. The
-listens agent starts a snapshot and goes on (:meth:`StateLog.snapshot_soon`): waiting in its loop
+listens work starts a snapshot and goes on (:meth:`StateLog.snapshot_soon`): waiting in its loop
 for the broker's acknowledgements left a worker idle for much of a fast stream.
 """
 
