@@ -48,8 +48,7 @@ async def load(partition: int) -> None:
     async with runtime.owned.lock(partition):
         if partition in runtime.owned.partitions:
             return
-        until = await runtime.state_log.listens_end(partition)
-        state = await runtime.state_log.load(partition, until)
+        state = await runtime.state_log.load(partition)
         if not runtime.owned.owns(partition):
             return  # assigned elsewhere while it loaded
         runtime.owned.partitions[partition] = state

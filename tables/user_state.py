@@ -85,7 +85,7 @@ class PartitionState:
         self.through = -1
         # the first offset of the snapshot this state was loaded from (-1: none)
         self.base = -1
-        # user id → the ``listens`` offset through which their events were forgotten (while replaying)
+        # user id → the ``listens`` offset through which their events were forgotten (markers after the snapshot)
         self.forgotten: dict[str, int] = {}
         self.events_since_snapshot = 0
         # when the first event not in a snapshot was applied (time.monotonic())
@@ -202,10 +202,6 @@ class PartitionState:
         self.users = snapshot["users"]
         self.through = int(snapshot["through"])
         self.snapshot_bytes = len(payload)
-
-    def replayed(self) -> None:
-        """Say that the replay of ``listens`` after the snapshot is done: the forgotten offsets are past."""
-        self.forgotten.clear()
 
 
 def commit_record(start: int) -> LogRecord:

@@ -1,8 +1,8 @@
-"""Load a partition's users from the ``{app_id}-user-state`` log and ``listens``; append to the log.
+"""Load a partition's users from the ``{app_id}-user-state`` log; append to the log.
 
-Loading reads the partition's log from its newest committed snapshot (:func:`tables.user_state.base_of`),
-then replays ``listens`` from the snapshot's offset up to where the worker's stream starts, so the
-state is exact however the last owner stopped. Appending goes through the worker's own producer,
+Loading reads the partition's log from its newest committed snapshot (:func:`tables.user_state.base_of`);
+the listens reader then applies ``listens`` from the offset after the snapshot's, so the state is
+exact however the last owner stopped. Appending goes through the worker's own producer,
 and waits for the broker: a snapshot is committed only once every chunk of it is stored. The
 listens work starts a snapshot and goes on (:meth:`StateLog.snapshot_soon`): waiting in its loop
 for the broker's acknowledgements left a worker idle for much of a fast stream.
@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from streamproc.kafka.logs import append, last_record, log_record, read_range, reader
-from tables.errors import InvalidMessage
-from tables.listen import Listen
 from tables.user_state import PartitionState, base_of, commit_record
 
 log = logging.getLogger(__name__)
@@ -40,19 +38,14 @@ class StateLog:
         self.writing: dict[int, asyncio.Lock] = {}
         self.in_flight: dict[int, asyncio.Task] = {}
 
-    async def load(self, partition: int, until: int) -> PartitionState:
-        """Return the partition's users: the log from its newest snapshot, then ``listens`` up to ``until``
-        (exclusive: where the worker's stream goes on)."""
+    async def load(self, partition: int) -> PartitionState:
+        """Return the partition's users as of its newest snapshot and the markers after it; the listens
+        reader applies ``listens`` from one past the offset the snapshot covers."""
         started = time.perf_counter()
-        async with reader(self.bootstrap) as consumer:
-            state, _ = await self._snapshot(consumer, partition)
-            self.bases[partition] = state.base
-            replayed = 0
-            for record in await read_range(consumer, self.listens, partition, state.through + 1, until):
-                replayed += self._replay(state, record)
-            state.replayed()
-        log.info("partition %d: %d users from the user-state log, %d listens replayed, in %.2f s",
-                 partition, len(state), replayed, time.perf_counter() - started)
+        state, _ = await self.load_snapshot(partition)
+        self.bases[partition] = state.base
+        log.info("partition %d: %d users from the user-state log through listens offset %d, in %.2f s",
+                 partition, len(state), state.through, time.perf_counter() - started)
         return state
 
     async def load_snapshot(self, partition: int) -> tuple[PartitionState, int]:
@@ -60,11 +53,6 @@ class StateLog:
         (for a reader that follows ``listens`` and the log itself)."""
         async with reader(self.bootstrap) as consumer:
             return await self._snapshot(consumer, partition)
-
-    async def listens_end(self, partition: int) -> int:
-        """Return the end offset of ``listens``[``partition``]."""
-        async with reader(self.bootstrap) as consumer:
-            return (await last_record(consumer, self.listens, partition))[1]
 
     async def _snapshot(self, consumer: Any, partition: int) -> tuple[PartitionState, int]:
         name = self.topic.get_topic_name()
@@ -74,14 +62,6 @@ class StateLog:
         state = PartitionState.from_records(records, partition, self.weights)
         state.base = base
         return state, end
-
-    def _replay(self, state: PartitionState, record: Any) -> int:
-        try:
-            listen = Listen.keyed(record.key, record.value, self.max_message_bytes)
-        except InvalidMessage:
-            state.skip(record.offset)  # dead-lettered when it first came
-            return 0
-        return int(state.apply(listen.user_id, listen.item_id, listen.event, listen.count, record.offset))
 
     async def snapshot(self, state: PartitionState) -> None:
         """Append a snapshot of ``state`` and its commit."""

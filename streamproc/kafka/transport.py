@@ -7,8 +7,9 @@ change, a wait of ``FOLLOW_WAIT_MS`` (100 ms; ``STREAMPROC_FETCH_MAX_WAIT_MS`` i
 ``streamproc://`` URL scheme through its ``faust.transports`` entry point. Faust's consumer reads
 the controls, tracks and table changelogs, where 100 ms is soon enough; ``listens``, where each
 millisecond shows in the latency, has its own reader (:mod:`streamproc.kafka.listens_reader`). An idle
-worker and its broker kept 0.121 and 0.216 cores busy with a 20 ms wait here, 0.072 and 0.100 with
-100 ms on both consumers (/tmp script: a broker and one worker, CPU over 20 s).
+worker and its broker kept 0.121 and 0.216 cores busy with a 20 ms wait here, 0.080 and 0.104 with
+100 ms here and 20 ms in the listens reader (a throwaway script: a broker and one idle worker, CPU
+over 20 s).
 
 It also corrects the end offsets ("highwaters") Faust's table recovery asks for: the
 embedded broker answers ListOffsets with the start of a partition's last batch plus one, not

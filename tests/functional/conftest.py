@@ -30,11 +30,8 @@ class MemoryStateLog:
         self.weights = weights
         self.records: dict[int, list[LogRecord]] = defaultdict(list)
 
-    async def load(self, partition: int, until: int) -> PartitionState:
+    async def load(self, partition: int) -> PartitionState:
         return PartitionState.from_records(self.records[partition], partition, self.weights)
-
-    async def listens_end(self, partition: int) -> int:
-        return 0
 
     def snapshot_soon(self, state: PartitionState) -> None:
         log = self.records[state.partition]
