@@ -18,8 +18,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from streamproc.errors import CommandError
 from streamproc.kafka.clients import REQUEST_TIMEOUT_MS, start_client
 from tables.topics import DEAD_LETTERS, INPUT_TOPICS, PLAYLISTS, RECOMMENDATIONS
+
+# A round deletes and creates; another round is needed only when a client's metadata request came in between.
+ROUNDS = 5
 
 
 async def ensure_shared_topics(bootstrap: str, partitions: int) -> None:
@@ -31,29 +35,51 @@ async def ensure_shared_topics(bootstrap: str, partitions: int) -> None:
 
 async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, compacted: bool = False) -> None:
     """Create each topic of ``names`` that does not exist yet, or exists empty with another partition
-    count, with ``partitions`` partitions."""
+    count, with ``partitions`` partitions.
+
+    A client asking for a topic's metadata between its deletion and its creation here auto-creates
+    it again with the broker's count (a running worker's consumer asks every 100 ms while it reads
+    the topic), and the creation then answers that it exists; so the counts are looked at again
+    after each round, for up to ``ROUNDS`` rounds.
+    """
     names = list(names)
     configs = {"cleanup.policy": "compact"} if compacted else {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
     await start_client(admin, bootstrap)
     try:
-        existing = set(await admin.list_topics())
-        present = [name for name in names if name in existing]
-        # Never with an empty list: aiokafka then describes every topic on the broker.
-        described = await admin.describe_topics(present) if present else []
-        empty = await _empty(bootstrap, {t["topic"]: len(t["partitions"]) for t in described
-                                         if t["topic"] in present and len(t["partitions"]) != partitions})
-        if empty:
-            await admin.delete_topics(empty)
-            existing -= set(empty)
-        missing = [NewTopic(name, partitions, 1, topic_configs=configs) for name in names if name not in existing]
-        if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
+        for attempt in range(ROUNDS + 1):
+            existing = set(await admin.list_topics())
+            wrong = await _empty(bootstrap, await _miscounted(admin, [n for n in names if n in existing], partitions))
+            if not wrong and all(name in existing for name in names):
+                return
+            if attempt == ROUNDS:
+                break
+            if wrong:
+                await admin.delete_topics(wrong)
+                existing -= set(wrong)
+            await _create(admin, [NewTopic(name, partitions, 1, topic_configs=configs)
+                                  for name in names if name not in existing])
     finally:
         await admin.close()
+    raise CommandError(f"topics {', '.join(names)} could not be made with {partitions} partitions in {ROUNDS} "
+                       f"rounds: clients keep auto-creating them with the broker's own count")
+
+
+async def _miscounted(admin: AIOKafkaAdminClient, present: list[str], partitions: int) -> dict[str, int]:
+    """Return the topics of ``present`` whose partition count is not ``partitions``, with their count."""
+    # Never with an empty list: aiokafka then describes every topic on the broker.
+    described = await admin.describe_topics(present) if present else []
+    return {t["topic"]: len(t["partitions"]) for t in described
+            if t["topic"] in present and len(t["partitions"]) != partitions}
+
+
+async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    """Create ``topics``; one that exists already is looked at in the next round."""
+    if topics:
+        try:
+            await admin.create_topics(topics)
+        except TopicAlreadyExistsError:
+            pass
 
 
 async def _empty(bootstrap: str, partitions: dict[str, int]) -> list[str]:
