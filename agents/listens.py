@@ -36,13 +36,24 @@ from tables.listen import Listen
 
 log = logging.getLogger(__name__)
 SNAPSHOT_CHECK_S = 60.0
+# How long a starting worker waits for the newest published model before it applies events without it.
+MODEL_WAIT_S = 30.0
 # Plays, likes and playlist-adds count towards the live hit rate; skips do not.
 WEIGHTS = settings.event_weights()
 
 
 @app.task
 async def read_listens() -> None:
-    """Apply the listens of this worker's partitions as the reader takes them, until the worker stops."""
+    """Apply the listens of this worker's partitions as the reader takes them, until the worker stops.
+
+    A starting worker first installs the newest published model, so that its users' first lists come
+    from it rather than from popularity, each to be ranked again a moment later.
+    """
+    try:
+        await asyncio.wait_for(runtime.model_log.caught_up.wait(), MODEL_WAIT_S)
+    except asyncio.TimeoutError:
+        log.warning("no model installed after %.0f s; applying events with v%d", MODEL_WAIT_S,
+                    runtime.model_log.installed)
     reader = runtime.listens
     await reader.start()
     try:

@@ -28,7 +28,9 @@ class ModelLog:
     """The model topic, written through Faust topic ``topic``.
 
     ``version`` is the newest version seen on the topic or published here (the next one is
-    numbered after it), ``installed`` the newest one handed to ``install``.
+    numbered after it), ``installed`` the newest one handed to ``install``. ``caught_up`` is set
+    once the newest model on the topic when following began is installed (at once when there was
+    none), so that a worker ranks its users' first lists with it, not with popularity alone.
     """
 
     def __init__(self, topic: Any, bootstrap: str) -> None:
@@ -37,6 +39,9 @@ class ModelLog:
         self.version = 0
         self.installed = 0
         self.manifest = -1
+        self.caught_up = asyncio.Event()
+        # the newest complete model's manifest when following began (-1: none)
+        self._newest = -1
 
     async def publish(self, model: PublishedModel) -> int:
         """Append ``model``'s chunks and manifest; return the manifest's offset."""
@@ -60,7 +65,9 @@ class ModelLog:
                 await asyncio.sleep(RETRY_S)
 
     async def _follow(self, consumer: Any, name: str, install: Callable[[PublishedModel], None]) -> None:
-        start = await self._newest_start(consumer, name)
+        start, self._newest = await self._newest_start(consumer, name)
+        if self._newest < 0:
+            self.caught_up.set()
         tp = TopicPartition(name, 0)
         consumer.assign([tp])
         consumer.seek(tp, start)
@@ -83,27 +90,32 @@ class ModelLog:
         self.manifest = max(self.manifest, manifest.offset)
         self.version = max(self.version, version)
         count = int(manifest.headers["chunks"])
-        if version <= self.installed or len(chunks) != count:
-            return
+        if version > self.installed and len(chunks) == count:
+            self._install(version, b"".join(chunks[i] for i in range(count)), install)
+        if self.manifest >= self._newest:
+            self.caught_up.set()
+
+    def _install(self, version: int, payload: bytes, install: Callable[[PublishedModel], None]) -> None:
         try:
-            model = decode_model(b"".join(chunks[i] for i in range(count)))
+            model = decode_model(payload)
         except (ValueError, KeyError) as exc:
             log.warning("model v%d on the model topic cannot be read (%s); keeping v%d", version, exc, self.installed)
             return
         self.installed = version
         install(model)
 
-    async def _newest_start(self, consumer: Any, name: str) -> int:
-        """Return the offset of the first chunk of the newest complete model (0 when there is none)."""
+    async def _newest_start(self, consumer: Any, name: str) -> tuple[int, int]:
+        """Return the offsets of the newest complete model's first chunk and of its manifest ((0, -1) when
+        there is none)."""
         last, _ = await last_record(consumer, name, 0)
         if last is None:
-            return 0
+            return 0, -1
         if last.headers.get("kind") != "manifest":
             previous = int(last.headers.get("previous", "-1"))
             if previous < 0:
-                return 0
+                return 0, -1
             found = await read_range(consumer, name, 0, previous, previous + 1)
             if not found:
-                return 0
+                return 0, -1
             last = log_record(found[0])
-        return int(last.headers.get("first", "0"))
+        return int(last.headers.get("first", "0")), last.offset
