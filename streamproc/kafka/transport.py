@@ -3,13 +3,12 @@
 Faust hard-codes ``fetch_max_wait_ms=1500`` when it builds a worker's aiokafka consumer,
 and no setting reaches it. The embedded broker answers a fetch only when that wait runs
 out, so every read would cost up to 1.5 s. This transport is the stock one with one
-change, a wait of ``FOLLOW_WAIT_MS`` (100 ms; ``STREAMPROC_FETCH_MAX_WAIT_MS`` if longer); Faust finds it by the
+change, a wait of ``WAIT_MS`` (500 ms; ``STREAMPROC_FETCH_MAX_WAIT_MS`` if longer); Faust finds it by the
 ``streamproc://`` URL scheme through its ``faust.transports`` entry point. Faust's consumer reads
-the controls, tracks and table changelogs, where 100 ms is soon enough; ``listens``, where each
-millisecond shows in the latency, has its own reader (:mod:`streamproc.kafka.listens_reader`). An idle
-worker and its broker kept 0.121 and 0.216 cores busy with a 20 ms wait here, 0.080 and 0.104 with
-100 ms here and 20 ms in the listens reader (a throwaway script: a broker and one idle worker, CPU
-over 20 s).
+the controls, tracks and table changelogs, where half a second is soon enough; ``listens``, where each
+millisecond shows in the latency, has its own reader (:mod:`streamproc.kafka.listens_reader`), and so
+has the model (:mod:`streamproc.kafka.model_log`, 100 ms), which a worker that just took partitions
+must install before it ranks their users.
 
 It also corrects the end offsets ("highwaters") Faust's table recovery asks for: the
 embedded broker answers ListOffsets with the start of a partition's last batch plus one, not
@@ -37,10 +36,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from mode.services import WaitResults
 
-from streamproc.kafka.logs import FOLLOW_WAIT_MS
 from streamproc.settings import settings
 
 SCHEME = "streamproc"
+# What Faust's consumer reads (controls, tracks, table changelogs) may wait this long: records already
+# there come at once, and the wait is what an idle worker's polling of its many partitions costs (a
+# broker and one idle worker, CPU over 20 s, two runs each: the worker 0.077 and the broker 0.12 cores
+# with 100 ms and a 10 ms controls window; 0.052 and 0.077 with this and a 100 ms window,
+# :data:`agents.controls.WINDOW_S`).
+WAIT_MS = 500
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -49,7 +53,7 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # Read by AIOKafkaConsumer.start() when it builds its Fetcher, so setting it here is enough.
-        consumer._fetch_max_wait_ms = max(settings.fetch_max_wait_ms, FOLLOW_WAIT_MS)
+        consumer._fetch_max_wait_ms = max(settings.fetch_max_wait_ms, WAIT_MS)
         return consumer
 
     async def _highwaters(self, partitions: Any) -> Mapping[Any, int]:
