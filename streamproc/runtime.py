@@ -19,10 +19,6 @@ from streamproc.settings import Settings, settings
 from tables import store
 from tables.topics import LISTENS
 
-# A worker whose newest event waited longer than this is behind: its users' lists are then coalesced.
-BEHIND_S = 0.5
-
-
 @dataclasses.dataclass
 class Runtime:
     """One worker's state: the recommender and catalogue, its partitions' users, the two logs, the
@@ -50,7 +46,7 @@ def build(settings: Settings) -> Runtime:
                            settings.max_message_bytes),
         model_log=ModelLog(store.model_topic, bootstrap),
         listens=ListensReader(bootstrap, LISTENS, settings.fetch_max_wait_ms, settings.batch_size),
-        lists=ListSchedule(settings.list_interval_seconds, BEHIND_S),
+        lists=ListSchedule(settings.list_interval_seconds, settings.list_behind_seconds),
     )
 
 

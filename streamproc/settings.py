@@ -48,6 +48,7 @@ class Settings:
     batch_size: int = 1000
     batch_seconds: float = 0.01
     list_interval_seconds: float = 1.0
+    list_behind_seconds: float = 0.5
     retrain_events: int = 20000
     retrain_seconds: float = 60.0
     # A training takes the trainer's worker seconds of CPU: however fast events come, not more often than this.
