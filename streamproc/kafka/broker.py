@@ -61,6 +61,10 @@ class EmbeddedBroker:
              "--storage-engine", "memory://tansu/"],
             stdout=subprocess.DEVNULL,
             stderr=self._log,
+            # Out of the terminal's process group: Ctrl-C reaches the workers and the command that
+            # started the broker, which stops it after them. When it died with them, a worker spent
+            # its whole 20 s grace failing to reach it and was killed (make demo, Ctrl-C).
+            start_new_session=True,
         )
         self._wait_ready(timeout)
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,39 @@ def test_broker_runs_in_the_foreground_and_stops_on_sigterm():
         assert kafka_ready(f"127.0.0.1:{port}")
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
+        assert not kafka_ready(f"127.0.0.1:{port}")
+    finally:
+        process.kill()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def children(pid: int) -> list[int]:
+    """Return the ids of the processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_ctrl_c_stops_the_command_and_the_broker_it_started_in_a_process_group_of_its_own():
+    port = free_port()
+    # A session of its own, as a terminal gives a command: Ctrl-C signals the whole foreground group.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamproc.cli", "broker", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        assert f"ready at 127.0.0.1:{port}" in process.stdout.readline()
+        brokers = children(process.pid)
+        assert len(brokers) == 1 and os.getpgid(brokers[0]) != os.getpgid(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(15)
         assert not kafka_ready(f"127.0.0.1:{port}")
     finally:
         process.kill()
