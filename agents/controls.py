@@ -43,15 +43,14 @@ from tables.topics import CONTROLS
 
 log = logging.getLogger(__name__)
 ZONE = schedule(settings.discover_cron, settings.timezone)
-# A control batch waits this long for more: Faust's take wakes every window even with none coming, and
-# controls come seldom (an idle worker spent a sixth of its event-loop time in these wake-ups at 10 ms).
-WINDOW_S = 0.1
 
 
 @app.agent(controls_topic)
 async def process_controls(stream: StreamT) -> None:
     """Apply every control of this worker's partitions; rank again the users whose list one changed."""
-    async for batch in stream.take_events(settings.batch_size, within=WINDOW_S):
+    # Faust's take wakes every window even when no control comes: at 10 ms, a sixth of an idle
+    # worker's event-loop time went to these wake-ups (py-spy); controls come seldom.
+    async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
         events = still_owned(batch, [event.message.partition for event in batch])
         stats.record_batch(event.message for event in events)
         await ensure_loaded({event.message.partition for event in events})

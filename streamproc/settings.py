@@ -46,7 +46,7 @@ class Settings:
     skip_penalty: float = 0.5
     max_message_bytes: int = 65536
     batch_size: int = 1000
-    batch_seconds: float = 0.01
+    batch_seconds: float = 0.1
     list_interval_seconds: float = 1.0
     list_behind_seconds: float = 0.5
     retrain_events: int = 20000

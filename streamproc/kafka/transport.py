@@ -43,7 +43,7 @@ SCHEME = "streamproc"
 # there come at once, and the wait is what an idle worker's polling of its many partitions costs (a
 # broker and one idle worker, CPU over 20 s, two runs each: the worker 0.077 and the broker 0.12 cores
 # with 100 ms and a 10 ms controls window; 0.052 and 0.077 with this and a 100 ms window,
-# :data:`agents.controls.WINDOW_S`).
+# ``STREAMPROC_BATCH_SECONDS``).
 WAIT_MS = 500
 
 
