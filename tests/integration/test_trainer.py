@@ -25,6 +25,12 @@ def version(worker) -> int:
     return stream_stats(worker).get("model", {}).get("version", 0)
 
 
+def events_of(worker, user_id: str) -> int | None:
+    """Return the events ``worker`` holds for ``user_id`` (None while it does not hold the user)."""
+    status, body = worker.get_json(f"/api/users/{user_id}/")
+    return body["events"] if status == 200 else None
+
+
 def is_trainer(worker) -> bool:
     return stream_stats(worker).get("trainer") is not None
 
@@ -70,6 +76,9 @@ def test_one_trainer_partitioned_state_takeover_and_an_empty_worker_ranking_at_o
         users = [user for user in sent if partition_of[user] in on_w3][:10]
         assert users
         wait_until(lambda: version(w3) == current, 30, "the empty worker installed the model")
+        # It reads its partitions only once it has the model, so their users come a moment after it.
+        wait_until(lambda: all(events_of(w3, user) == sent[user] for user in users), 30,
+                   "the empty worker holds its partitions' users")
         for user in users:
             status, body = w3.get_json(f"/api/users/{user}/")
             assert status == 200 and body["events"] == sent[user]
