@@ -101,7 +101,7 @@ async def apply_listens(records: Sequence[ConsumerRecord]) -> None:
                 scored += 1
                 hits += runtime.owned.shown(listen.user_id, listen.item_id)
     stats.hit_rate.record(hits, scored)
-    await publish_recommendations(changed)
+    await publish_recommendations(changed, runtime.listens.unread(records))
     snapshot_due({record.partition for record in fresh})
 
 

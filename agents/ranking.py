@@ -39,11 +39,11 @@ FLUSH_S = 0.1
 REFRESH_SHARE = 0.25
 
 
-async def publish_recommendations(changed: dict[str, float]) -> None:
+async def publish_recommendations(changed: dict[str, float], unread: int = 0) -> None:
     """Rank and send the list of each user in ``changed`` (user → the produce time of the last event that
     changed them) that is due one now (:class:`~streamproc.recommend.list_schedule.ListSchedule`), and of
-    each held user due."""
-    await send_lists(runtime.lists.due(changed, time.time()))
+    each held user due; ``unread`` events wait on the broker behind the ones that changed them."""
+    await send_lists(runtime.lists.due(changed, time.time(), unread))
 
 
 @app.timer(interval=FLUSH_S)

@@ -46,8 +46,13 @@ def build(settings: Settings) -> Runtime:
                            settings.max_message_bytes),
         model_log=ModelLog(store.model_topic, bootstrap),
         listens=ListensReader(bootstrap, LISTENS, settings.fetch_max_wait_ms, settings.batch_size),
-        lists=ListSchedule(settings.list_interval_seconds, settings.list_behind_seconds),
+        lists=list_schedule(settings),
     )
+
+
+def list_schedule(settings: Settings) -> ListSchedule:
+    """Return a fresh schedule of users' lists for ``settings``."""
+    return ListSchedule(settings.list_interval_seconds, settings.list_behind_seconds, settings.list_behind_events)
 
 
 runtime = build(settings)

@@ -49,6 +49,7 @@ class Settings:
     batch_seconds: float = 0.1
     list_interval_seconds: float = 1.0
     list_behind_seconds: float = 0.5
+    list_behind_events: int = 1000
     retrain_events: int = 20000
     retrain_seconds: float = 60.0
     # A training takes the trainer's worker seconds of CPU: however fast events come, not more often than this.

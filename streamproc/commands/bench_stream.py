@@ -19,9 +19,10 @@ hard-coded 1500 ms fetch wait, with 100 ms and with 20 ms (``STREAMPROC_FETCH_MA
 ``--standby-compare`` repeats each case of several workers at rate R without standby replicas
 (``STREAMPROC_STANDBY_REPLICAS=0``), whose reading of every changelog loads the shared broker.
 ``--lists-held`` repeats each as-fast-as-possible case with a user's lists held after their first
-(``STREAMPROC_LIST_INTERVAL_SECONDS`` of a day, ``STREAMPROC_LIST_BEHIND_SECONDS`` 0: however
-little the worker lags) and no retraining after the first model: what an event costs a worker
-besides ranking, beside what it costs with the lists, at one list a user whatever the worker count.
+until the worker has caught up (``STREAMPROC_LIST_INTERVAL_SECONDS`` of a day,
+``STREAMPROC_LIST_BEHIND_EVENTS`` 0: however little the worker lags) and no retraining after the
+first model: what an event costs a worker besides ranking, beside what it costs with the lists, at
+two lists a user whatever the worker count.
 
 After each case every topic on the broker is read back: messages and bytes (keys, values and
 headers) per listening event, by topic, and the state bytes per event (every topic but
@@ -87,9 +88,9 @@ class Case:
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-# A user's lists after the first held for a day, however little the worker lags, and no retraining after the
-# first model: ranking all but gone, and the same for any number of workers.
-LISTS_HELD = {"list_interval_seconds": "86400", "list_behind_seconds": "0", "retrain_events": str(10**12),
+# A user's lists after the first held, however little the worker lags, until the worker has caught up, and no
+# retraining after the first model: ranking all but gone, and the same for any number of workers.
+LISTS_HELD = {"list_interval_seconds": "86400", "list_behind_events": "0", "retrain_events": str(10**12),
               "retrain_seconds": "86400"}
 
 
@@ -152,8 +153,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     stream.add_argument("--standby-compare", action="store_true",
                         help="also each case of several workers at --rate without standby replicas")
     stream.add_argument("--lists-held", action="store_true",
-                        help="also each as-fast-as-possible case with lists held after each user's first and "
-                             "no retraining: what an event costs besides ranking")
+                        help="also each as-fast-as-possible case with lists held after each user's first until "
+                             "the worker has caught up, and no retraining: what an event costs besides ranking")
     stream.add_argument("--block", type=int, default=100_000, metavar="B",
                         help="report events/s for each block of B events (default: 100000)")
     stream.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
@@ -213,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
             f"{settings.producer_linger_ms} ms producer linger, compression {settings.compression}, retraining every {settings.retrain_events:,} "
             f"events (no sooner than {settings.retrain_min_seconds:g} s after the last) or {settings.retrain_seconds:g} s, "
             "then a background refresh of every owned user's list; `lists held`: a user's lists after the first held "
-            "for a day however little the worker lags, and no retraining after the first model). Latency: an event's produce time to the read of the "
+            "until the worker has caught up however little it lags, and no retraining after the first model). Latency: an event's produce time to the read of the "
             "recommendation carrying it; at each worker: to the list's send, over the worker's last minute "
             "(the rest is the producer's linger, the broker and this reader's fetch); events/s: events over first send to last recommendation read. "
             "Ceiling: raw aiokafka consumption of the same `listens` topic, same broker, same run. "

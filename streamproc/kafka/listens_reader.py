@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -99,6 +99,18 @@ class ListensReader:
             if mark is not None:
                 marks[partition] = mark
         return marks
+
+    def unread(self, records: Sequence[ConsumerRecord]) -> int:
+        """Return how many records the partitions of ``records`` held past the last of them, at their last fetch."""
+        if self.consumer is None:
+            return 0
+        last: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(self.topic, record.partition)
+            last[tp] = max(record.offset, last.get(tp, -1))
+        assigned = self.consumer.assignment()
+        marks = {tp: self.consumer.highwater(tp) for tp in last if tp in assigned}
+        return sum(max(0, mark - last[tp] - 1) for tp, mark in marks.items() if mark is not None)
 
     async def take(self) -> list[ConsumerRecord]:
         """Return the records fetched since the last take (at most ``batch_size``, in offset order within a

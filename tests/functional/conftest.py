@@ -17,8 +17,7 @@ import pytest
 from streamproc.app import app
 from streamproc.owned_users import OwnedUsers
 from streamproc.recommend.recommender import Recommender
-from streamproc.recommend.list_schedule import ListSchedule
-from streamproc.runtime import runtime
+from streamproc.runtime import list_schedule, runtime
 from tables import store
 from tables.user_state import LogRecord, PartitionState, commit_record
 
@@ -60,8 +59,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, MagicMock]]:
     monkeypatch.setattr(store.dead_letters_topic, "send", mocks["dead_letters"])
     monkeypatch.setattr(runtime, "state_log", MemoryStateLog(runtime.settings.event_weights()))
     monkeypatch.setattr(runtime, "owned", OwnedUsers())
-    monkeypatch.setattr(runtime, "lists", ListSchedule(runtime.settings.list_interval_seconds,
-                                                          runtime.settings.list_behind_seconds))
+    monkeypatch.setattr(runtime, "lists", list_schedule(runtime.settings))
     monkeypatch.setattr(runtime, "recommender", Recommender(runtime.settings, controls=store.user_controls))
     yield mocks
     for table in store.USER_TABLES:
