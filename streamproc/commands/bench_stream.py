@@ -1,11 +1,14 @@
 """The ``bench stream`` command: events/s and end-to-end latency of real workers on a real broker.
 
-    streamproc bench stream [--workers 1,2] [--events E] [--max] [--rate R] [--fetch-compare] [--standby-compare]
-                            [--lists-held] [--block B] [--write] [--section S]
+    streamproc bench stream [--workers 1,2] [--events E] [--max] [--runs K] [--rate R] [--rate-runs K]
+                            [--fetch-compare] [--standby-compare] [--lists-held] [--block B] [--write] [--section S]
 
 Each case starts a fresh embedded broker and N ``streamproc worker`` processes, sends a simulated
-catalogue, then E simulated listening events (keyed by user) as fast as possible (``--max``) or
-at R events a second (``--rate``), while an aiokafka consumer reads ``recommendations``.
+catalogue, then E simulated listening events (keyed by user) as fast as possible (``--max``: in
+batches built per partition, so that the backlog is on the broker within about a second whatever
+the workers leave this client of the cores) or at R events a second (``--rate``), while an aiokafka
+consumer reads ``recommendations``. ``--runs`` and ``--rate-runs`` repeat the cases, each on a
+fresh broker, and report the medians, since one run on a shared machine swings by a third.
 Latency is the time from an event's produce time (its Kafka timestamp) to the moment the
 recommendation carrying it (its ``event_ts``) is read; each worker's own p50 (from its
 ``/api/stats/``: produce time to the list's send) splits that into the worker's part and the way
@@ -48,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from streamproc.kafka.broker import EmbeddedBroker, free_port
 from streamproc.kafka.cluster import split
@@ -146,6 +151,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     stream.add_argument("--rate-runs", type=int, default=1, metavar="K",
                         help="run each fixed-rate case K times, each on a fresh broker, and report the "
                              "median of their percentiles too (default: 1)")
+    stream.add_argument("--runs", type=int, default=1, metavar="K",
+                        help="run each as-fast-as-possible case K times, the worker counts taking turns, and "
+                             "report the median of their CPU per event too (default: 1)")
     stream.add_argument("--users", type=int, default=5000, help="simulated listeners (default: 5000)")
     stream.add_argument("--tracks", type=int, default=5000, help="simulated catalogue size (default: 5000)")
     stream.add_argument("--fetch-compare", action="store_true",
@@ -170,14 +178,17 @@ def cases(args: argparse.Namespace) -> list[Case]:
     except ValueError:
         raise CommandError(f"--workers takes counts like 1,2; got {args.workers!r}") from None
     if (any(n < 1 for n in counts) or args.events < 1 or (args.rate is not None and args.rate <= 0)
-            or args.rate_runs < 1):
-        raise CommandError("--workers, --events, --rate and --rate-runs must be positive")
+            or args.rate_runs < 1 or args.runs < 1):
+        raise CommandError("--workers, --events, --rate, --rate-runs and --runs must be positive")
     chosen = []
     if args.max or args.rate is None:
-        chosen += [Case(f"max, {n} worker{'s' * (n > 1)}", n, args.events, None) for n in counts]
-        if args.lists_held:
-            chosen += [Case(f"max, {n} worker{'s' * (n > 1)}, lists held", n, args.events, None, overrides=LISTS_HELD)
-                       for n in counts]
+        # Run k of every count before run k + 1 of any, so that a slow spell of the machine falls on all counts.
+        for k in range(args.runs):
+            run = f", run {k + 1} of {args.runs}" if args.runs > 1 else ""
+            chosen += [Case(f"max, {n} worker{'s' * (n > 1)}{run}", n, args.events, None) for n in counts]
+            if args.lists_held:
+                chosen += [Case(f"max, {n} worker{'s' * (n > 1)}, lists held{run}", n, args.events, None,
+                                overrides=LISTS_HELD) for n in counts]
     if args.rate:
         events = int(args.rate * args.rate_seconds)
         runs = args.rate_runs
@@ -201,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(run_case(case, args.users, args.tracks))
         print(format_result(result), file=sys.stderr, flush=True)
         results.append(result)
-    table = "\n\n".join([results_table(results), runs_table(results), traffic_table(results),
+    table = "\n\n".join([results_table(results), runs_table(results), cpu_table(results), traffic_table(results),
                           blocks_table(results, args.block)])
     print(table)
     if args.write:
@@ -266,6 +277,29 @@ def runs_table(results: list[Result]) -> str:
         return "(no fixed-rate case was run more than once)"
     return markdown_table(["case", "runs", "p50 ms of each run", "median p50 ms", "p99 ms of each run",
                            "median p99 ms"], rows)
+
+
+def cpu_table(results: list[Result]) -> str:
+    """Return, for each as-fast-as-possible case run more than once, the workers' CPU per event and lists per
+    event of every run, their medians, and the median CPU against one worker's of the same kind, as Markdown."""
+    from bench.results import markdown_table
+
+    runs: dict[tuple[bool, int], list[Result]] = {}
+    for r in results:
+        if r.case.rate is None:
+            runs.setdefault((r.case.overrides == LISTS_HELD, r.case.workers), []).append(r)
+    medians = {key: float(np.median([r.worker_cpu_s / r.case.events * 1e6 for r in done]))
+               for key, done in runs.items()}
+    rows = [[f"max, {workers} worker{'s' * (workers > 1)}" + (", lists held" if held else ""), len(done),
+             " / ".join(f"{r.worker_cpu_s / r.case.events * 1e6:.0f}" for r in done), f"{medians[held, workers]:.0f}",
+             f"{medians[held, workers] / medians[held, 1]:.2f}" if (held, 1) in medians else "-",
+             " / ".join(f"{r.per_event(RECOMMENDATIONS)[0]:.3f}" for r in done),
+             f"{np.median([r.events_per_s for r in done]):,.0f}"]
+            for (held, workers), done in sorted(runs.items()) if len(done) > 1]
+    if not rows:
+        return "(no as-fast-as-possible case was run more than once)"
+    return markdown_table(["case", "runs", "worker CPU µs per event of each run", "median", "median / 1 worker's",
+                           "lists per event of each run", "median events/s"], rows)
 
 
 def traffic_table(results: list[Result]) -> str:
@@ -442,6 +476,9 @@ async def broker_traffic(bootstrap: str) -> dict[str, tuple[int, int]]:
 
 
 async def _send(producer: AIOKafkaProducer, events: list[tuple[bytes, bytes]], rate: float | None) -> None:
+    if rate is None:
+        await _send_backlog(producer, events)
+        return
     started = time.monotonic()
     pending = []
     for sent, (key, value) in enumerate(events, 1):
@@ -449,11 +486,35 @@ async def _send(producer: AIOKafkaProducer, events: list[tuple[bytes, bytes]], r
         if len(pending) >= 2000:
             await asyncio.gather(*pending)
             pending.clear()
-        if rate:
-            delay = started + sent / rate - time.monotonic()
-            if delay > 0:
-                await producer.flush()
-                await asyncio.sleep(delay)
+        delay = started + sent / rate - time.monotonic()
+        if delay > 0:
+            await producer.flush()
+            await asyncio.sleep(delay)
+    await asyncio.gather(*pending)
+
+
+async def _send_backlog(producer: AIOKafkaProducer, events: list[tuple[bytes, bytes]]) -> None:
+    """Send ``events`` as fast as the broker takes them, in batches built per partition.
+
+    A keyed send costs the client tens of µs of Python per event, so a backlog sent that way took
+    as long as the CPU the workers left the bench: seconds more with four workers than with one. The
+    events' produce times, and with them the stream time a worker coalesces lists by, then depended
+    on the case. Built batches cost a few µs an event: the backlog is on the broker within about a
+    second whatever the workers do.
+    """
+    partitions = sorted(await producer.partitions_for(LISTENS))
+    partitioner = DefaultPartitioner()
+    batches: dict[int, BatchBuilder] = {}
+    pending = []
+    for key, value in events:
+        partition = partitioner(key, partitions, partitions)
+        batch = batches.setdefault(partition, producer.create_batch())
+        if batch.append(key=key, value=value, timestamp=None) is None:
+            pending.append(await producer.send_batch(batch, LISTENS, partition=partition))
+            batches[partition] = batch = producer.create_batch()
+            batch.append(key=key, value=value, timestamp=None)
+    for partition, batch in batches.items():
+        pending.append(await producer.send_batch(batch, LISTENS, partition=partition))
     await asyncio.gather(*pending)
 
 

@@ -70,3 +70,24 @@ def test_rate_runs_repeat_each_rate_case_and_the_medians_of_their_percentiles_ar
     table = runs_table([run(c, p50, p99) for c, p50, p99 in zip(chosen, (40.0, 61.5, 35.0), (120.0, 90.0, 300.0))])
     assert table.splitlines()[2] == "| 500/s, 2 workers | 3 | 40.0 / 61.5 / 35.0 | 40.0 | 120.0 / 90.0 / 300.0 | 120.0 |"
     assert runs_table([run(chosen[0], 40.0, 120.0)]) == "(no fixed-rate case was run more than once)"
+
+
+def test_runs_alternate_the_worker_counts_and_the_median_cpu_per_event_is_set_against_one_workers():
+    from streamproc.commands.bench_stream import cases, cpu_table
+    from streamproc.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "stream", "--workers", "1,4", "--events", "1000", "--runs", "3"])
+    chosen = cases(args)
+    assert [case.name for case in chosen] == [f"max, {n} worker{'s' * (n > 1)}, run {k} of 3"
+                                              for k in (1, 2, 3) for n in (1, 4)]
+
+    def run(case: Case, cpu_s: float, lists: int) -> Result:
+        return Result(case=case, seconds=1.0, events_per_s=1000.0, p50_ms=None, p99_ms=None, recommendations=1,
+                      ceiling_per_s=1.0, rss_mib=[], reflected=1, cores={}, worker_cpu_s=cpu_s,
+                      traffic={"recommendations": (lists, 0)}, progress=[])
+
+    cpu = (0.10, 0.12, 0.08, 0.11, 0.09, 0.20)
+    table = cpu_table([run(c, s, 100) for c, s in zip(chosen, cpu)]).splitlines()
+    assert table[2] == "| max, 1 worker | 3 | 100 / 80 / 90 | 90 | 1.00 | 0.100 / 0.100 / 0.100 | 1,000 |"
+    assert table[3] == "| max, 4 workers | 3 | 120 / 110 / 200 | 120 | 1.33 | 0.100 / 0.100 / 0.100 | 1,000 |"
+    assert cpu_table([run(chosen[0], 0.1, 100)]) == "(no as-fast-as-possible case was run more than once)"
