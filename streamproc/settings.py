@@ -79,8 +79,8 @@ class Settings:
     session_timeout: float = 6.0
     heartbeat_interval: float = 1.0
     epoch_check_seconds: float = 5.0
-    fetch_max_wait_ms: int = 20
-    producer_linger_ms: int = 5
+    fetch_max_wait_ms: int = 10
+    producer_linger_ms: int = 1
     compression: str = "none"
     standby_replicas: int = 1
     rocksdb_write_buffer_mb: int = 4

@@ -27,7 +27,7 @@ def test_results_table_has_a_row_per_case_with_the_cores_each_group_kept_busy():
     table = results_table([result]).splitlines()
     assert table[0].endswith("| cores busy: workers / broker / client | worker CPU µs per event "
                              "| messages per event | state B per event |")
-    assert table[2] == ("| max, 2 workers | 2 | 1,000 | max | 20 | 500 | 12.5 | - | 8.2 / - | 990 | 9,000 | 300 / 310 "
+    assert table[2] == ("| max, 2 workers | 2 | 1,000 | max | 10 | 500 | 12.5 | - | 8.2 / - | 990 | 9,000 | 300 / 310 "
                         "| 1.23 / 0.40 / 0.05 | 500 | 1.99 | 150 |")
     traffic = traffic_table([result]).splitlines()
     assert "| {app}-user-state | 0.003 / 150.0 |" in traffic and traffic[-1].endswith("| 1.993 / 150.0 |")
