@@ -91,3 +91,19 @@ def test_runs_alternate_the_worker_counts_and_the_median_cpu_per_event_is_set_ag
     assert table[2] == "| max, 1 worker | 3 | 100 / 80 / 90 | 90 | 1.00 | 0.100 / 0.100 / 0.100 | 1,000 |"
     assert table[3] == "| max, 4 workers | 3 | 120 / 110 / 200 | 120 | 1.33 | 0.100 / 0.100 / 0.100 | 1,000 |"
     assert cpu_table([run(chosen[0], 0.1, 100)]) == "(no as-fast-as-possible case was run more than once)"
+
+
+def test_settle_returns_once_the_processes_rest_and_gives_up_on_busy_ones(monkeypatch):
+    import asyncio
+
+    from streamproc.commands import bench_stream
+
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert asyncio.run(bench_stream._settle([idle.pid])) < 3
+        monkeypatch.setattr(bench_stream, "SETTLE_TIMEOUT_S", 2.0)
+        assert asyncio.run(bench_stream._settle([busy.pid])) >= 2.0
+    finally:
+        idle.kill()
+        busy.kill()
