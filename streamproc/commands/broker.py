@@ -24,13 +24,15 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise CommandError(f"--port must be between 1 and 65535, got {args.port}")
     broker = EmbeddedBroker(args.host, args.port).start()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(
-        f"streamproc broker: ready at {broker.bootstrap} (embedded Tansu, MEMORY-ONLY: "
-        "every topic is lost when it stops; Ctrl-C to stop)",
-        flush=True,
-    )
+    # Everything after the start inside the try: a Ctrl-C that came as the line below went out (the
+    # reader of that line may act on it at once) left the broker running without its command.
     try:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        print(
+            f"streamproc broker: ready at {broker.bootstrap} (embedded Tansu, MEMORY-ONLY: "
+            "every topic is lost when it stops; Ctrl-C to stop)",
+            flush=True,
+        )
         while broker.process is not None and broker.process.poll() is None:
             time.sleep(0.5)
         raise CommandError(f"the broker exited with status {broker.process.returncode}")
