@@ -53,6 +53,8 @@ def test_ctrl_c_stops_the_command_and_the_broker_it_started_in_a_process_group_o
     process = subprocess.Popen(
         [sys.executable, "-m", "streamproc.cli", "broker", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # As a terminal starts it: Ctrl-C at its default, whatever this test process inherited.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert f"ready at 127.0.0.1:{port}" in process.stdout.readline()
