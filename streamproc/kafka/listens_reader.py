@@ -102,15 +102,11 @@ class ListensReader:
 
     def unread(self, records: Sequence[ConsumerRecord]) -> int:
         """Return how many records the partitions of ``records`` held past the last of them, at their last fetch."""
-        if self.consumer is None:
-            return 0
-        last: dict[TopicPartition, int] = {}
+        last: dict[int, int] = {}
         for record in records:
-            tp = TopicPartition(self.topic, record.partition)
-            last[tp] = max(record.offset, last.get(tp, -1))
-        assigned = self.consumer.assignment()
-        marks = {tp: self.consumer.highwater(tp) for tp in last if tp in assigned}
-        return sum(max(0, mark - last[tp] - 1) for tp, mark in marks.items() if mark is not None)
+            last[record.partition] = max(record.offset, last.get(record.partition, -1))
+        marks = self.highwaters()
+        return sum(max(0, marks[partition] - offset - 1) for partition, offset in last.items() if partition in marks)
 
     async def take(self) -> list[ConsumerRecord]:
         """Return the records fetched since the last take (at most ``batch_size``, in offset order within a
